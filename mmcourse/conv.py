@@ -1,0 +1,235 @@
+"""2-D convolution from scratch, exactly as ``torch.nn.functional.conv2d`` computes it.
+
+Deep-learning libraries compute *cross-correlation*: the kernel slides over the input without
+being flipped. For an input ``x`` of shape ``(N, C, H, W)``, a weight of shape
+``(O, C, kH, kW)``, stride ``s``, zero padding ``p`` and dilation ``d`` (each a pair, one value
+per spatial axis)::
+
+    out[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] * x[n, c, i*s + u*d - p, j*s + v*d - p]
+
+where ``x`` reads as zero outside the image. The output has ``O`` channels and spatial size
+``conv_output_size(H, kH, s, p, d)`` by ``conv_output_size(W, kW, s, p, d)``.
+
+Three implementations of that one formula live here:
+
+* ``conv2d_loop``: loops over output positions and kernel taps; slow, but reads like the formula;
+* ``im2col``: gathers every receptive field into a column, the layout of ``F.unfold``;
+* ``conv2d``: ``im2col`` followed by a single matrix multiply, which is how fast
+  convolution is often done in practice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+IntOrPair = int | Sequence[int]
+
+__all__ = [
+    "conv_output_size",
+    "conv2d",
+    "conv2d_loop",
+    "im2col",
+    "pair",
+]
+
+
+def pair(value: IntOrPair, name: str, minimum: int) -> tuple[int, int]:
+    """Turn an int or a pair of ints into a pair, checking every entry is ``>= minimum``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int or a pair of ints, got bool {value!r}")
+    if isinstance(value, int):
+        values = (value, value)
+    elif (
+        isinstance(value, Sequence)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        values = (value[0], value[1])
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(values) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return values
+
+
+def conv_output_size(
+    size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
+    """Length of a convolution's output along one axis.
+
+    ``floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``
+
+    The dilated kernel spans ``dilation*(kernel_size - 1) + 1`` inputs; it fits
+    ``size + 2*padding - span`` steps of one, of which every ``stride``-th is kept.
+    """
+    for name, value, minimum in (
+        ("size", size, 1),
+        ("kernel_size", kernel_size, 1),
+        ("stride", stride, 1),
+        ("padding", padding, 0),
+        ("dilation", dilation, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    span = dilation * (kernel_size - 1) + 1
+    if span > size + 2 * padding:
+        raise ValueError(
+            f"the kernel spans {span} inputs (kernel_size={kernel_size}, dilation={dilation}) "
+            f"but the padded input has only {size + 2 * padding} (size={size}, padding={padding})"
+        )
+    return (size + 2 * padding - span) // stride + 1
+
+
+def _check_conv_args(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation
+) -> tuple[Tensor, bool, tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Validate the arguments of a 2-D convolution; return a batched input and the pairs."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    if x.dim() not in (3, 4):
+        raise ValueError(
+            f"expected a 4-D input (N, C, H, W) or a 3-D input (C, H, W), "
+            f"got {x.dim()}-D input of shape {tuple(x.shape)}"
+        )
+    if weight.dim() != 4:
+        raise ValueError(
+            f"expected a 4-D weight (out_channels, in_channels, kH, kW), "
+            f"got {weight.dim()}-D weight of shape {tuple(weight.shape)}"
+        )
+    unbatched = x.dim() == 3
+    if unbatched:
+        x = x.unsqueeze(0)
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"input has {x.shape[1]} channels (shape {tuple(x.shape)}) but the weight expects "
+            f"{weight.shape[1]} (weight shape {tuple(weight.shape)})"
+        )
+    if bias is not None:
+        if not isinstance(bias, Tensor):
+            raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(
+                f"expected a bias of shape ({weight.shape[0]},), one per output channel, "
+                f"got shape {tuple(bias.shape)}"
+            )
+    s = pair(stride, "stride", 1)
+    p = pair(padding, "padding", 0)
+    d = pair(dilation, "dilation", 1)
+    for axis, name in ((0, "height"), (1, "width")):
+        size, k = x.shape[2 + axis], weight.shape[2 + axis]
+        span = d[axis] * (k - 1) + 1
+        if span > size + 2 * p[axis]:
+            raise ValueError(
+                f"kernel {name} {k} with dilation {d[axis]} spans {span} inputs, more than the "
+                f"padded input {name} {size} + 2*{p[axis]} = {size + 2 * p[axis]}"
+            )
+    return x, unbatched, s, p, d
+
+
+def im2col(
+    x: Tensor,
+    kernel_size: IntOrPair,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+) -> Tensor:
+    """Gather every receptive field of ``x`` into a column (the layout of ``F.unfold``).
+
+    Shapes: ``x`` is ``(N, C, H, W)``; the result is ``(N, C*kH*kW, L)`` where
+    ``L = H_out * W_out``. Column ``l = i*W_out + j`` holds the inputs that output position
+    ``(i, j)`` sees, ordered by channel, then kernel row ``u``, then kernel column ``v``:
+    ``x[n, c, i*s + u*d - p, j*s + v*d - p]``.
+    """
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"expected a 4-D input (N, C, H, W), got {shape}")
+    kh, kw = pair(kernel_size, "kernel_size", 1)
+    s, p, d = pair(stride, "stride", 1), pair(padding, "padding", 0), pair(dilation, "dilation", 1)
+    n, c, h, w = x.shape
+    h_out = conv_output_size(h, kh, s[0], p[0], d[0])
+    w_out = conv_output_size(w, kw, s[1], p[1], d[1])
+    # Zero padding, then index arithmetic: the row read by kernel row u at output row i is
+    # i*s + u*d in the padded image (the "- p" of the formula is absorbed by the padding).
+    xp = torch.nn.functional.pad(x, (p[1], p[1], p[0], p[0]))
+    device = x.device
+    rows = (torch.arange(h_out, device=device) * s[0])[None, :] + (
+        torch.arange(kh, device=device) * d[0]
+    )[:, None]  # (kH, H_out)
+    cols = (torch.arange(w_out, device=device) * s[1])[None, :] + (
+        torch.arange(kw, device=device) * d[1]
+    )[:, None]  # (kW, W_out)
+    # Broadcast to (kH, kW, H_out, W_out) and read: result (N, C, kH, kW, H_out, W_out).
+    patches = xp[:, :, rows[:, None, :, None], cols[None, :, None, :]]
+    return patches.reshape(n, c * kh * kw, h_out * w_out)
+
+
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+) -> Tensor:
+    """2-D cross-correlation as one matrix multiply (im2col), like ``F.conv2d`` with groups=1.
+
+    ``x``: ``(N, C, H, W)`` or ``(C, H, W)``; ``weight``: ``(O, C, kH, kW)``; ``bias``: ``(O,)``.
+    Returns ``(N, O, H_out, W_out)`` (or ``(O, H_out, W_out)`` for an unbatched input).
+
+    ``out = weight.reshape(O, C*kH*kW) @ im2col(x)``, reshaped to the output grid, plus bias.
+    Gradients come from autograd through the gather and the matrix multiply.
+    """
+    x, unbatched, s, p, d = _check_conv_args(x, weight, bias, stride, padding, dilation)
+    n, o = x.shape[0], weight.shape[0]
+    kh, kw = weight.shape[2], weight.shape[3]
+    h_out = conv_output_size(x.shape[2], kh, s[0], p[0], d[0])
+    w_out = conv_output_size(x.shape[3], kw, s[1], p[1], d[1])
+    columns = im2col(x, (kh, kw), s, p, d)  # (N, C*kH*kW, L)
+    out = weight.reshape(o, -1) @ columns  # (O, Ckk) @ (N, Ckk, L) -> (N, O, L)
+    out = out.reshape(n, o, h_out, w_out)
+    if bias is not None:
+        out = out + bias.reshape(1, o, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv2d_loop(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+) -> Tensor:
+    """The same convolution written as loops over output positions and kernel taps.
+
+    For every output position ``(i, j)`` and kernel tap ``(u, v)`` it reads the input pixel
+    ``(i*s + u*d - p, j*s + v*d - p)`` (skipping it when it falls in the zero padding) and
+    adds ``x[:, :, r, c] @ w[:, :, u, v].T``: the sum over input channels, for every sample
+    and output channel at once. Meant for reading, not for speed.
+    """
+    x, unbatched, s, p, d = _check_conv_args(x, weight, bias, stride, padding, dilation)
+    n, _, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    h_out = conv_output_size(h, kh, s[0], p[0], d[0])
+    w_out = conv_output_size(w, kw, s[1], p[1], d[1])
+    out = x.new_zeros(n, o, h_out, w_out)
+    for i in range(h_out):
+        for j in range(w_out):
+            total = x.new_zeros(n, o)
+            for u in range(kh):
+                for v in range(kw):
+                    r = i * s[0] + u * d[0] - p[0]
+                    c = j * s[1] + v * d[1] - p[1]
+                    if 0 <= r < h and 0 <= c < w:  # outside the image the input reads as zero
+                        total = total + x[:, :, r, c] @ weight[:, :, u, v].T
+            if bias is not None:
+                total = total + bias
+            out[:, :, i, j] = total
+    return out.squeeze(0) if unbatched else out

@@ -1,0 +1,55 @@
+"""Seeding and device selection, shared by every chapter."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def set_seed(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (CPU and every GPU) so a run repeats exactly.
+
+    Returns a ``torch.Generator`` seeded with the same value, for code that prefers to pass
+    its randomness explicitly (data splits, samplers).
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds code that uses the global state)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The device to compute on: CUDA when present, else Apple's MPS, else the CPU.
+
+    ``prefer`` overrides the choice (for example ``"cpu"`` to compare timings); the
+    environment variable ``MMCOURSE_DEVICE`` does the same for a whole run, so the notebooks
+    never name a device themselves.
+    """
+    choice = prefer or os.environ.get("MMCOURSE_DEVICE")
+    if choice:
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Record ``value`` for the book's prose (myst-nb ``{glue}``); a no-op where myst-nb is absent.
+
+    The book quotes numbers from the code that produced them, never typed by hand. On Colab,
+    which has no myst-nb, nothing happens.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=display)
