@@ -209,27 +209,25 @@ def conv2d_loop(
 ) -> Tensor:
     """The same convolution written as loops over output positions and kernel taps.
 
-    For every output position ``(i, j)`` and kernel tap ``(u, v)`` it reads the input pixel
-    ``(i*s + u*d - p, j*s + v*d - p)`` (skipping it when it falls in the zero padding) and
-    adds ``x[:, :, r, c] @ w[:, :, u, v].T``: the sum over input channels, for every sample
-    and output channel at once. Meant for reading, not for speed.
+    The input is zero-padded first, so that input pixel ``(i*s + u*d - p, j*s + v*d - p)`` is
+    padded pixel ``(i*s + u*d, j*s + v*d)``. For every output position ``(i, j)`` and kernel
+    tap ``(u, v)`` the loop adds ``x[:, :, r, c] @ w[:, :, u, v].T``: the sum over input
+    channels, for every sample and output channel at once. Meant for reading, not for speed.
     """
     x, unbatched, s, p, d = _check_conv_args(x, weight, bias, stride, padding, dilation)
     n, _, h, w = x.shape
     o, _, kh, kw = weight.shape
     h_out = conv_output_size(h, kh, s[0], p[0], d[0])
     w_out = conv_output_size(w, kw, s[1], p[1], d[1])
+    xp = torch.nn.functional.pad(x, (p[1], p[1], p[0], p[0]))  # zeros around the image
     out = x.new_zeros(n, o, h_out, w_out)
     for i in range(h_out):
         for j in range(w_out):
-            total = x.new_zeros(n, o)
+            total = x.new_zeros(n, o) if bias is None else bias.expand(n, o)
             for u in range(kh):
                 for v in range(kw):
-                    r = i * s[0] + u * d[0] - p[0]
-                    c = j * s[1] + v * d[1] - p[1]
-                    if 0 <= r < h and 0 <= c < w:  # outside the image the input reads as zero
-                        total = total + x[:, :, r, c] @ weight[:, :, u, v].T
-            if bias is not None:
-                total = total + bias
+                    r = i * s[0] + u * d[0]  # row and column in the padded image
+                    c = j * s[1] + v * d[1]
+                    total = total + xp[:, :, r, c] @ weight[:, :, u, v].T
             out[:, :, i, j] = total
     return out.squeeze(0) if unbatched else out

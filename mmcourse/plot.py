@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from torch import Tensor
+
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
+    from matplotlib.figure import Figure
 
 
 def show_images(
@@ -15,7 +19,7 @@ def show_images(
     suptitle: str | None = None,
     size: float = 1.4,
     symmetric: bool = False,
-):
+) -> Figure:
     """Show a batch of single-channel images ``(N, 1, H, W)`` or ``(N, H, W)`` in a grid.
 
     ``symmetric=True`` centers the color scale on zero (for signed feature maps and kernels).

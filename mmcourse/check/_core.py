@@ -94,6 +94,7 @@ def as_tensor(value: Any, case: str, what: str = "you returned") -> Tensor:
 
 
 def expect_shape(value: Tensor, shape: Sequence[int], case: str, hint: str = "") -> None:
+    """Feedback unless ``value`` has exactly ``shape``."""
     if tuple(value.shape) != tuple(shape):
         raise CheckFailed(
             f"{case}: your result has shape {tuple(value.shape)}, expected {tuple(shape)}"
@@ -122,8 +123,10 @@ def expect_close(
 
 
 def passed(name: str, n_cases: int) -> None:
+    """Tell the learner that every hidden case passed."""
     print(f"✓ {name}: correct on all {n_cases} hidden test cases.")
 
 
 def isclose(a: float, b: float) -> bool:
+    """Equal up to floating-point noise."""
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)

@@ -49,15 +49,32 @@ def _true_size(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def _size_hint(got: int, size: int, k: int, s: int, p: int, d: int) -> str:
-    if got == (size + 2 * p - (k - 1) - 1) // s + 1:
-        return "Did you forget the dilation? A dilated kernel spans d*(k-1)+1 inputs."
-    if got == (size + p - d * (k - 1) - 1) // s + 1:
-        return "Padding is added on both sides: the padded size is size + 2*padding."
-    if got == -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1:
-        return "Round down, not up: a window that does not fit entirely is dropped."
-    if got == (size + 2 * p - d * (k - 1) - 1) // s:
-        return "Count the first window too: the formula ends in + 1."
+# Typical mistakes, each as the formula it amounts to, with what to tell the learner.
+_SIZE_MISTAKES = [
+    (
+        lambda n, k, s, p, d: (n + 2 * p - (k - 1) - 1) // s + 1,
+        "Did you forget the dilation? A dilated kernel spans d*(k-1)+1 inputs.",
+    ),
+    (
+        lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1,
+        "Padding is added on both sides: the padded size is size + 2*padding.",
+    ),
+    (
+        lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1,
+        "Round down, not up: a window that does not fit entirely is dropped.",
+    ),
+    (
+        lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s,
+        "Count the first window too: the formula ends in + 1.",
+    ),
+]
+
+
+def _size_hint(answers: list[tuple[tuple[int, ...], int]]) -> str:
+    """The hint of the one typical mistake that explains every answer, if there is one."""
+    for formula, hint in _SIZE_MISTAKES:
+        if all(formula(*case) == got for case, got in answers):
+            return hint
     return ""
 
 
@@ -65,14 +82,20 @@ def _size_hint(got: int, size: int, k: int, s: int, p: int, d: int) -> str:
 def conv_output_size(fn: Any) -> None:
     """Check ``fn(size, kernel_size, stride, padding, dilation) -> int``."""
     cases = _size_cases()
+    answers = []
     for size, k, s, p, d in cases:
         case = f"for an input of size {size}, kernel {k}, stride {s}, padding {p}, dilation {d}"
         expected = _true_size(size, k, s, p, d)
         got = as_int(call(fn, "conv_output_size", case, size, k, s, p, d), case, expected)
+        answers.append(((size, k, s, p, d), got))
+    for (size, k, s, p, d), got in answers:
+        expected = _true_size(size, k, s, p, d)
         if got != expected:
-            hint = _size_hint(got, size, k, s, p, d)
+            hint = _size_hint(answers)
             raise CheckFailed(
-                f"{case} you returned {got}, expected {expected}" + (f". {hint}" if hint else "")
+                f"for an input of size {size}, kernel {k}, stride {s}, padding {p}, "
+                f"dilation {d} you returned {got}, expected {expected}"
+                + (f". {hint}" if hint else "")
             )
     passed("conv_output_size", len(cases))
 
@@ -174,7 +197,12 @@ def _edge_images() -> dict[str, torch.Tensor]:
 
 @checker
 def vertical_edge_kernel(kernel: Any) -> None:
-    """Check a 3×3 kernel that responds to vertical edges and to nothing else."""
+    """Check a 3×3 kernel that responds to vertical edges and to nothing else.
+
+    ``kernel`` is the kernel itself or a function of no arguments that returns it.
+    """
+    if callable(kernel) and not isinstance(kernel, torch.Tensor):
+        kernel = call(kernel, "vertical_edge_kernel", "when called")
     if isinstance(kernel, torch.Tensor):
         k = kernel.detach().double().cpu()
     else:
@@ -194,6 +222,12 @@ def vertical_edge_kernel(kernel: Any) -> None:
     response = {
         name: F.conv2d(image.double(), k).abs().max().item() for name, image in images.items()
     }
+    if response["vertical edge"] < 1e-6 and response["horizontal edge"] > 1e-6:
+        raise CheckFailed(
+            "your kernel responds to a horizontal edge but not at all to a vertical one: it "
+            "compares rows (top and bottom), while a vertical edge is a change from left to "
+            "right, between columns"
+        )
     if response["vertical edge"] < 1e-6:
         raise CheckFailed(
             "your kernel gives no response on an image with a vertical edge (left half 0, "

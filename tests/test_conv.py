@@ -1,0 +1,212 @@
+"""mmcourse.conv against torch.nn.functional: values, gradients, shapes and error messages."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmcourse.conv import conv2d, conv2d_loop, conv_output_size, im2col
+
+
+@st.composite
+def conv_settings(draw, max_size: int = 9):
+    """A random valid conv2d setting: shapes, stride, padding, dilation (per axis)."""
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    # The padded input must hold the dilated kernel at least once.
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), max_size + 4))
+    w = draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), max_size + 4))
+    square = draw(st.booleans())  # also exercise the plain-int form of the arguments
+    if square:
+        kw, sw, dw, pw = kh, sh, dh, ph
+        w = max(w, dw * (kw - 1) + 1 - 2 * pw)
+        kwargs = dict(stride=sh, padding=ph, dilation=dh)
+    else:
+        kwargs = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
+    seed = draw(st.integers(0, 2**31 - 1))
+    bias = draw(st.booleans())
+    return (n, c, h, w), (o, c, kh, kw), bias, kwargs, seed
+
+
+def _tensors(x_shape, w_shape, bias, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(x_shape, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(w_shape, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(w_shape[0], generator=g, dtype=torch.float64, requires_grad=True)
+    return x, w, (b if bias else None)
+
+
+def _values_and_grads(fn, x, w, b, kwargs):
+    out = fn(x, w, b, **kwargs)
+    inputs = [t for t in (x, w, b) if t is not None]
+    # A non-uniform upstream gradient, so that a wrong index cannot hide behind a sum.
+    upstream = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).reshape(out.shape)
+    grads = torch.autograd.grad((out * upstream).sum(), inputs)
+    return out, grads
+
+
+@settings(max_examples=150, deadline=None)
+@given(conv_settings())
+def test_conv2d_matches_torch(setting):
+    x_shape, w_shape, bias, kwargs, seed = setting
+    x, w, b = _tensors(x_shape, w_shape, bias, seed)
+    ours, our_grads = _values_and_grads(conv2d, x, w, b, kwargs)
+    ref, ref_grads = _values_and_grads(F.conv2d, x, w, b, kwargs)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref)
+    for a, r in zip(our_grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, r)
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_settings(max_size=6))
+def test_conv2d_loop_matches_torch(setting):
+    x_shape, w_shape, bias, kwargs, seed = setting
+    x, w, b = _tensors(x_shape, w_shape, bias, seed)
+    ours, our_grads = _values_and_grads(conv2d_loop, x, w, b, kwargs)
+    ref, ref_grads = _values_and_grads(F.conv2d, x, w, b, kwargs)
+    torch.testing.assert_close(ours, ref)
+    for a, r in zip(our_grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, r)
+
+
+@settings(max_examples=100, deadline=None)
+@given(conv_settings())
+def test_im2col_matches_unfold(setting):
+    x_shape, w_shape, _, kwargs, seed = setting
+    x, _, _ = _tensors(x_shape, w_shape, False, seed)
+    kernel = w_shape[2:]
+    assert torch.equal(im2col(x, kernel, **kwargs), F.unfold(x, kernel, **kwargs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    size=st.integers(1, 40),
+    k=st.integers(1, 7),
+    s=st.integers(1, 5),
+    p=st.integers(0, 4),
+    d=st.integers(1, 4),
+)
+def test_output_size_matches_torch_shapes(size, k, s, p, d):
+    x = torch.zeros(1, 1, size, 1)
+    weight = torch.zeros(1, 1, k, 1)
+    if d * (k - 1) + 1 > size + 2 * p:
+        with pytest.raises(ValueError, match="spans"):
+            conv_output_size(size, k, s, p, d)
+        with pytest.raises(RuntimeError):
+            F.conv2d(x, weight, stride=(s, 1), padding=(p, 0), dilation=(d, 1))
+        return
+    out = F.conv2d(x, weight, stride=(s, 1), padding=(p, 0), dilation=(d, 1))
+    assert conv_output_size(size, k, s, p, d) == out.shape[2]
+
+
+def test_known_output_sizes():
+    assert conv_output_size(7, 3, stride=2, padding=1) == 4
+    assert conv_output_size(28, 5, padding=2) == 28
+    assert conv_output_size(5, 3, padding=1, dilation=2) == 3
+    assert conv_output_size(9, 3, stride=2, dilation=3) == 2
+
+
+def test_float32_batch_of_one_and_unbatched():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 3, 11, 6, generator=g)
+    w = torch.randn(5, 3, 3, 2, generator=g)
+    b = torch.randn(5, generator=g)
+    kwargs = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    torch.testing.assert_close(conv2d(x, w, b, **kwargs), F.conv2d(x, w, b, **kwargs))
+    unbatched = conv2d(x[0], w, b, **kwargs)
+    torch.testing.assert_close(unbatched, F.conv2d(x[0], w, b, **kwargs))
+    assert unbatched.dim() == 3
+
+
+def test_hand_computed_example():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    w = torch.tensor([[[[1.0, 0.0], [0.0, -1.0]]]])
+    assert torch.equal(conv2d(x, w), torch.full((1, 1, 3, 3), -5.0))
+    assert torch.equal(conv2d_loop(x, w), torch.full((1, 1, 3, 3), -5.0))
+
+
+def test_is_cross_correlation_not_convolution():
+    x = torch.zeros(1, 1, 3, 3)
+    x[0, 0, 1, 1] = 1.0  # a single bright pixel
+    w = torch.arange(9.0).reshape(1, 1, 3, 3)
+    # Correlating an impulse reproduces the kernel flipped; convolution would reproduce it as is.
+    out = conv2d(x, w, padding=1)
+    assert torch.equal(out[0, 0], w[0, 0].flip(0, 1))
+
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_loop])
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "b_shape", "kwargs", "error", "message"),
+    [
+        (
+            (8, 8),
+            (1, 1, 3, 3),
+            None,
+            {},
+            ValueError,
+            r"4-D input .* got 2-D input of shape \(8, 8\)",
+        ),
+        ((1, 1, 1, 8, 8), (1, 1, 3, 3), None, {}, ValueError, "got 5-D input"),
+        ((1, 1, 8, 8), (1, 3, 3), None, {}, ValueError, r"4-D weight .* shape \(1, 3, 3\)"),
+        ((1, 3, 8, 8), (4, 2, 3, 3), None, {}, ValueError, r"input has 3 channels .* expects 2"),
+        ((1, 1, 4, 4), (1, 1, 5, 5), None, {}, ValueError, r"kernel height 5 .* spans 5 .* 4"),
+        ((1, 1, 4, 9), (1, 1, 3, 3), None, dict(dilation=(1, 5)), ValueError, "kernel width 3"),
+        (
+            (1, 1, 8, 8),
+            (1, 1, 3, 3),
+            None,
+            dict(stride=0),
+            ValueError,
+            "stride must be >= 1, got 0",
+        ),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(padding=-1), ValueError, "padding must be >= 0"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(dilation=0), ValueError, "dilation must be >= 1"),
+        (
+            (1, 1, 8, 8),
+            (2, 1, 3, 3),
+            (3,),
+            {},
+            ValueError,
+            r"bias of shape \(2,\).* got shape \(3,\)",
+        ),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(stride=1.5), TypeError, "stride must be an int"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(padding=(1, 2, 3)), TypeError, "padding must be"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(fn, x_shape, w_shape, b_shape, kwargs, error, message):
+    x, w = torch.zeros(x_shape), torch.zeros(w_shape)
+    b = None if b_shape is None else torch.zeros(b_shape)
+    with pytest.raises(error, match=message):
+        fn(x, w, b, **kwargs)
+
+
+def test_non_tensor_input_is_a_type_error():
+    with pytest.raises(TypeError, match="input must be a torch.Tensor, got list"):
+        conv2d([[1.0]], torch.zeros(1, 1, 1, 1))
+    with pytest.raises(TypeError, match="bias must be a torch.Tensor or None, got list"):
+        conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 1, 1), [0.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((0, 3), ValueError, "size must be >= 1, got 0"),
+        ((5, 0), ValueError, "kernel_size must be >= 1"),
+        ((5, 3, 0), ValueError, "stride must be >= 1"),
+        ((5, 3, 1, -1), ValueError, "padding must be >= 0"),
+        ((5, 3, 1, 0, 0), ValueError, "dilation must be >= 1"),
+        ((4, 3, 1, 0, 2), ValueError, r"spans 5 inputs .* only 4"),
+        ((5.0, 3), TypeError, "size must be an int, got float"),
+        ((5, True), TypeError, "kernel_size must be an int, got bool"),
+    ],
+)
+def test_output_size_rejects_bad_arguments(args, error, message):
+    with pytest.raises(error, match=message):
+        conv_output_size(*args)
