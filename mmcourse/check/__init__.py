@@ -8,10 +8,18 @@ expected and, for common mistakes, why. One module per chapter; their checkers a
 from mmcourse.check._core import CheckFailed
 from mmcourse.check.conv import conv2d, conv_layer_cost, conv_output_size, vertical_edge_kernel
 
+# Chapter 3 (pooling) checkers are imported here.
+# Chapters 4-6 (rnn, lstm, text) checkers are imported here.
+# Chapter 7 (audio) checkers are imported here.
+
 __all__ = [
     "CheckFailed",
+    # chapter 2
     "conv2d",
     "conv_layer_cost",
     "conv_output_size",
     "vertical_edge_kernel",
+    # chapter 3
+    # chapters 4-6
+    # chapter 7
 ]

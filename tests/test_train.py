@@ -1,0 +1,146 @@
+"""mmcourse.train: learns, repeats exactly under a seed, handles loaders and multi-input models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from mmcourse.train import History, count_parameters, evaluate, fit, predict
+from mmcourse.utils import set_seed
+
+
+def _blobs(n=400, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    centers = torch.tensor([[0.0, 3.0], [3.0, 0.0], [-3.0, -3.0]])
+    x = centers[y] + torch.randn(n, 2, generator=g)
+    return x, y
+
+
+def _model(seed=0):
+    set_seed(seed)
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def test_fit_learns_and_reports_every_epoch():
+    x, y = _blobs()
+    history = fit(_model(), (x[:300], y[:300]), (x[300:], y[300:]), epochs=8, lr=1e-2, device="cpu")
+    assert isinstance(history, History) and history.epochs == 8
+    assert len(history.val_accuracy) == len(history.train_loss) == len(history.seconds) == 8
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert history.val_accuracy[-1] > 0.95
+
+
+def test_same_seed_same_run_and_different_seed_different_run():
+    x, y = _blobs()
+    a = fit(_model(), (x, y), epochs=3, batch_size=32, seed=1, device="cpu")
+    b = fit(_model(), (x, y), epochs=3, batch_size=32, seed=1, device="cpu")
+    c = fit(_model(), (x, y), epochs=3, batch_size=32, seed=2, device="cpu")
+    assert a.train_loss == b.train_loss
+    assert a.train_loss != c.train_loss
+
+
+def test_dataloader_and_multi_input_models():
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(1, 3), nn.Linear(1, 3)
+
+        def forward(self, first, second):
+            return self.a(first) + self.b(second)
+
+    x, y = _blobs()
+    loader = DataLoader(
+        TensorDataset(x[:, :1], x[:, 1:], y),
+        batch_size=50,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    set_seed(0)
+    model = TwoInputs()
+    history = fit(model, loader, (x[:, :1], x[:, 1:], y), epochs=10, lr=5e-2, device="cpu")
+    assert history.val_accuracy[-1] > 0.9
+    assert evaluate(model, loader)["accuracy"] > 0.9
+    assert predict(model, (x[:, :1], x[:, 1:])).shape == (400, 3)
+    assert predict(model, loader).shape == (400, 3)
+
+
+def test_evaluate_matches_a_direct_computation():
+    x, y = _blobs()
+    model = _model()
+    metrics = evaluate(model, (x, y), batch_size=37)
+    with torch.no_grad():
+        logits = model(x)
+    assert metrics["loss"] == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
+    assert metrics["accuracy"] == pytest.approx((logits.argmax(1) == y).float().mean().item())
+
+
+def test_regression_has_loss_but_no_accuracy():
+    x = torch.randn(64, 2)
+    target = x.sum(1, keepdim=True)
+    set_seed(0)
+    history = fit(
+        nn.Linear(2, 1),
+        (x, target),
+        (x, target),
+        epochs=30,
+        lr=0.1,
+        loss_fn=F.mse_loss,
+        device="cpu",
+    )
+    assert history.train_accuracy == [] and history.val_accuracy == []
+    assert history.val_loss[-1] < 1e-2
+
+
+def test_clip_grad_norm_limits_the_step():
+    x, y = _blobs(n=8)
+    model = nn.Linear(2, 3)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    fit(
+        model,
+        (x * 1e3, y),
+        epochs=1,
+        batch_size=8,
+        optimizer=optimizer,
+        clip_grad_norm=1e-3,
+        device="cpu",
+    )
+    step = torch.cat(
+        [(p.detach() - b).flatten() for p, b in zip(model.parameters(), before, strict=True)]
+    )
+    assert step.norm() <= 1e-3 * (1 + 1e-5)
+
+
+def test_divergence_is_reported_clearly():
+    x, y = _blobs(n=16)
+    model = nn.Linear(2, 3)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        fit(model, (x * float("inf"), y), epochs=1, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        ([1, 2, 3], TypeError, "DataLoader or a tuple of tensors"),
+        ((torch.zeros(3, 2),), TypeError, "DataLoader or a tuple of tensors"),
+        ((torch.zeros(3, 2), torch.zeros(4)), ValueError, r"sizes \[3, 4\]"),
+    ],
+)
+def test_bad_data_is_rejected(data, error, message):
+    with pytest.raises(error, match=message):
+        fit(nn.Linear(2, 3), data, epochs=1)
+
+
+def test_history_plot_and_parameter_count():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    x, y = _blobs(n=64)
+    history = fit(_model(), (x, y), (x, y), epochs=2, device="cpu")
+    fig = history.plot(title="blobs")
+    assert len(fig.axes) == 2
+    assert count_parameters(_model()) == 2 * 16 + 16 + 16 * 3 + 3
