@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -54,3 +55,13 @@ def test_get_device_override(monkeypatch):
 
 def test_glue_outside_a_notebook_is_harmless():
     assert glue("answer", 42) is None
+
+
+@pytest.mark.skipif(
+    os.environ.get("MMCOURSE_EXPECT_CUDA") != "1",
+    reason="only on the GPU runner (MMCOURSE_EXPECT_CUDA=1)",
+)
+def test_gpu_runner_really_uses_cuda(monkeypatch):
+    monkeypatch.delenv("MMCOURSE_DEVICE", raising=False)
+    assert torch.cuda.is_available()
+    assert get_device().type == "cuda"
