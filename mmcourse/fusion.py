@@ -38,7 +38,9 @@ __all__ = [
     "LateFusion",
     "LowRankFusion",
     "MultimodalClassifier",
+    "Precomputed",
     "TensorFusion",
+    "UnimodalClassifier",
     "WeightedSumFusion",
     "append_one",
     "outer_product",
@@ -393,3 +395,46 @@ class MultimodalClassifier(nn.Module):
                 keep[empty.nonzero()[:, 0], rescue] = 1.0
             mask = keep if mask is None else mask * keep
         return self.head(self.fusion(features, mask))
+
+
+class UnimodalClassifier(nn.Module):
+    """One encoder and a linear head: the single-modality baseline every fusion must beat.
+
+    ``forward(*inputs)`` passes all inputs to the encoder (the text encoder takes tokens and
+    lengths) and returns ``(N, num_classes)`` logits.
+    """
+
+    def __init__(self, encoder: nn.Module, num_classes: int = 10) -> None:
+        super().__init__()
+        out_dim = getattr(encoder, "out_dim", None)
+        if not isinstance(out_dim, int):
+            raise TypeError(f"the encoder needs an int attribute out_dim, got {out_dim!r}")
+        self.encoder = encoder
+        self.head = nn.Linear(out_dim, num_classes)
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        """Class logits ``(N, num_classes)``."""
+        return self.head(self.encoder(*inputs))
+
+
+class Precomputed(nn.Identity):
+    """Stands in for an encoder whose features were computed beforehand (e.g. a frozen one).
+
+    It passes ``(N, out_dim)`` features through unchanged, and declares ``out_dim`` so that a
+    ``MultimodalClassifier`` can be trained on cached features.
+    """
+
+    def __init__(self, out_dim: int) -> None:
+        super().__init__()
+        if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
+            raise ValueError(f"out_dim must be a positive int, got {out_dim!r}")
+        self.out_dim = out_dim
+
+    def forward(self, features: Tensor) -> Tensor:
+        """The features themselves, checked to be ``(N, out_dim)``."""
+        if features.dim() != 2 or features.shape[1] != self.out_dim:
+            raise ValueError(
+                f"expected precomputed features of shape (N, {self.out_dim}), "
+                f"got {tuple(features.shape)}"
+            )
+        return features

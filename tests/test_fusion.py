@@ -19,7 +19,9 @@ from mmcourse.fusion import (
     LateFusion,
     LowRankFusion,
     MultimodalClassifier,
+    Precomputed,
     TensorFusion,
+    UnimodalClassifier,
     WeightedSumFusion,
     append_one,
     outer_product,
@@ -330,3 +332,17 @@ def test_modality_dropout_hides_modalities_only_in_training():
     assert torch.equal(model(*x), model(*x))
     model.train()
     assert not torch.equal(model(*x), model(*x))
+
+
+def test_unimodal_classifier_and_precomputed_features():
+    torch.manual_seed(0)
+    uni = UnimodalClassifier(_TwoInputEncoder(4, 5), num_classes=3)
+    x, scale = torch.randn(6, 4), torch.rand(6)
+    torch.testing.assert_close(uni(x, scale), uni.head(uni.encoder(x, scale)))
+    with pytest.raises(TypeError, match="out_dim"):
+        UnimodalClassifier(nn.Linear(2, 2))
+    cached = MultimodalClassifier([Precomputed(3), Precomputed(5)], ConcatFusion([3, 5], 4))
+    a, b = torch.randn(6, 3), torch.randn(6, 5)
+    torch.testing.assert_close(cached(a, b), cached.head(cached.fusion([a, b])))
+    with pytest.raises(ValueError, match=r"shape \(N, 3\), got \(6, 4\)"):
+        cached(torch.randn(6, 4), b)
