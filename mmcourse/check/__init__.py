@@ -7,8 +7,14 @@ expected and, for common mistakes, why. One module per chapter; their checkers a
 
 from mmcourse.check._core import CheckFailed
 from mmcourse.check.conv import conv2d, conv_layer_cost, conv_output_size, vertical_edge_kernel
+from mmcourse.check.pool import (
+    cross_entropy,
+    max_pool2d,
+    max_pool_backward,
+    pool_output_size,
+    small_cnn,
+)
 
-# Chapter 3 (pooling) checkers are imported here.
 # Chapters 4-6 (rnn, lstm, text) checkers are imported here.
 # Chapter 7 (audio) checkers are imported here.
 
@@ -20,6 +26,11 @@ __all__ = [
     "conv_output_size",
     "vertical_edge_kernel",
     # chapter 3
+    "cross_entropy",
+    "max_pool2d",
+    "max_pool_backward",
+    "pool_output_size",
+    "small_cnn",
     # chapters 4-6
     # chapter 7
 ]

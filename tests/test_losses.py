@@ -1,0 +1,161 @@
+"""mmcourse.losses against torch.nn.functional: values, gradients, stability, error messages."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmcourse.losses import cross_entropy, log_softmax, logsumexp, softmax
+
+
+def _logits_and_target(n, k, scale, seed, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    logits = (scale * torch.randn(n, k, generator=g, dtype=dtype)).requires_grad_()
+    target = torch.randint(0, k, (n,), generator=g)
+    return logits, target
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    k=st.integers(1, 11),
+    scale=st.sampled_from([0.1, 1.0, 10.0, 1000.0]),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_cross_entropy_matches_torch(n, k, scale, reduction, seed):
+    logits, target = _logits_and_target(n, k, scale, seed)
+    ours = cross_entropy(logits, target, reduction=reduction)
+    ref = F.cross_entropy(logits, target, reduction=reduction)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref)
+    upstream = torch.linspace(0.5, 1.5, ours.numel(), dtype=ours.dtype).reshape(ours.shape)
+    (grad,) = torch.autograd.grad((ours * upstream).sum(), logits)
+    (ref_grad,) = torch.autograd.grad((ref * upstream).sum(), logits)
+    torch.testing.assert_close(grad, ref_grad)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    scale=st.sampled_from([1.0, 100.0]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_softmax_family_matches_torch_on_every_dim(shape, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    z = (scale * torch.randn(shape, generator=g, dtype=torch.float64)).requires_grad_()
+    for dim in range(-len(shape), len(shape)):
+        for ours, ref in (
+            (logsumexp(z, dim), torch.logsumexp(z, dim)),
+            (log_softmax(z, dim), F.log_softmax(z, dim)),
+            (softmax(z, dim), F.softmax(z, dim)),
+        ):
+            torch.testing.assert_close(ours, ref)
+            upstream = torch.cos(torch.arange(ref.numel(), dtype=ref.dtype)).reshape(ref.shape)
+            (a,) = torch.autograd.grad((ours * upstream).sum(), z)
+            (b,) = torch.autograd.grad((ref * upstream).sum(), z)
+            torch.testing.assert_close(a, b)
+
+
+def test_large_float32_logits_stay_finite():
+    logits = torch.tensor([[1000.0, 0.0, -1000.0], [89.0, 90.0, 91.0]], requires_grad=True)
+    target = torch.tensor([2, 0])
+    ours = cross_entropy(logits, target)
+    assert torch.isfinite(ours)
+    torch.testing.assert_close(ours, F.cross_entropy(logits, target))
+    # The naive formula overflows: exp(1000) is inf in float32.
+    naive = -torch.log(torch.exp(logits) / torch.exp(logits).sum(1, keepdim=True))
+    assert not torch.isfinite(naive).all()
+    ours.backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_batch_of_one_and_known_values():
+    logits = torch.zeros(1, 4)
+    # Uniform logits over 4 classes: the loss is log 4 whatever the target.
+    torch.testing.assert_close(
+        cross_entropy(logits, torch.tensor([3])), torch.log(torch.tensor(4.0))
+    )
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
+    per_sample = cross_entropy(logits, torch.tensor([0, 0]), reduction="none")
+    expected = torch.log(1 + torch.exp(torch.tensor([-2.0, 2.0])))
+    torch.testing.assert_close(per_sample, expected)
+
+
+def test_loss_of_a_sample_does_not_depend_on_the_rest_of_the_batch():
+    logits, target = _logits_and_target(6, 5, 3.0, 0)
+    alone = cross_entropy(logits[:1], target[:1])
+    in_batch = cross_entropy(logits, target, reduction="none")[0]
+    torch.testing.assert_close(alone, in_batch)
+
+
+def test_minus_infinity_logits_rows():
+    z = torch.tensor([[0.0, float("-inf")], [float("-inf"), float("-inf")]])
+    torch.testing.assert_close(logsumexp(z), torch.logsumexp(z, -1))
+
+
+@pytest.mark.parametrize(
+    ("logits", "target", "kwargs", "error", "message"),
+    [
+        (torch.zeros(5), torch.tensor([0]), {}, ValueError, r"\(N, num_classes\), got 1-D"),
+        (torch.zeros(2, 3, 4), torch.zeros(2, dtype=torch.long), {}, ValueError, "got 3-D"),
+        (
+            torch.zeros(2, 3),
+            torch.zeros(3, dtype=torch.long),
+            {},
+            ValueError,
+            r"shape \(2,\).*got shape \(3,\)",
+        ),
+        (
+            torch.zeros(2, 3),
+            torch.zeros(2, 1, dtype=torch.long),
+            {},
+            ValueError,
+            r"got shape \(2, 1\)",
+        ),
+        (
+            torch.zeros(2, 3),
+            torch.tensor([0, 3]),
+            {},
+            ValueError,
+            r"in 0..2, got values from 0 to 3",
+        ),
+        (torch.zeros(2, 3), torch.tensor([-1, 0]), {}, ValueError, "class indices"),
+        (
+            torch.zeros(2, 3),
+            torch.zeros(2),
+            {},
+            TypeError,
+            "integer class indices, got dtype torch.float32",
+        ),
+        (
+            torch.zeros(2, 3, dtype=torch.long),
+            torch.zeros(2, dtype=torch.long),
+            {},
+            TypeError,
+            "floating-point",
+        ),
+        ([[0.0, 1.0]], torch.tensor([0]), {}, TypeError, "logits must be a torch.Tensor, got list"),
+        (torch.zeros(1, 2), [0], {}, TypeError, "target must be a torch.Tensor, got list"),
+        (
+            torch.zeros(1, 2),
+            torch.tensor([0]),
+            dict(reduction="avg"),
+            ValueError,
+            "reduction must be",
+        ),
+    ],
+)
+def test_bad_input_gets_a_clear_error(logits, target, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cross_entropy(logits, target, **kwargs)
+
+
+def test_softmax_rejects_bad_dim():
+    with pytest.raises(ValueError, match="dim 2 is out of range for a 2-D tensor"):
+        softmax(torch.zeros(2, 3), dim=2)
+    with pytest.raises(ValueError, match="0-d"):
+        logsumexp(torch.tensor(1.0))
