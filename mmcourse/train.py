@@ -167,8 +167,6 @@ def fit(
     the gradient whenever its norm exceeds that value. The model is moved to ``device``
     (default: ``get_device()``) and left there.
     """
-    from tqdm.auto import tqdm  # imported where it is used
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if not isinstance(epochs, int) or epochs < 1:
@@ -188,7 +186,12 @@ def fit(
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     history = History()
-    bar = tqdm(range(epochs), disable=not _show_progress(progress), desc="epochs", leave=False)
+    show = _show_progress(progress)
+    if show:  # a notebook widget in Colab, a text bar in a terminal
+        from tqdm.auto import tqdm
+    else:  # tqdm.auto would warn about missing widgets even for a hidden bar
+        from tqdm import tqdm
+    bar = tqdm(range(epochs), disable=not show, desc="epochs", leave=False)
     for epoch in bar:
         start = time.perf_counter()
         model.train()
