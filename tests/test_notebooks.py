@@ -124,3 +124,19 @@ def test_strip_solutions_keeps_indentation_and_rejects_unbalanced_markers():
         notebooks_tool.strip_solutions("### BEGIN SOLUTION\nx = 1\n")
     with pytest.raises(ValueError, match="without"):
         notebooks_tool.strip_solutions("x = 1\n### END SOLUTION\n")
+
+
+def test_readme_colab_links_land_on_generated_notebooks():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    prefix = (
+        f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/"
+    )
+    links = re.findall(
+        r"https://colab\.research\.google\.com/github/[^)\s`]+\.ipynb",
+        (ROOT / "README.md").read_text(),
+    )
+    assert links, "the README has no Colab links"
+    for link in links:
+        assert link.startswith(prefix), link
+        assert (ROOT / link.removeprefix(prefix)).is_file(), f"README links to missing {link}"

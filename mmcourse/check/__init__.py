@@ -6,7 +6,15 @@ expected and, for common mistakes, why. One module per chapter; their checkers a
 """
 
 from mmcourse.check._core import CheckFailed
+from mmcourse.check.audio import alias_frequency, decode_dtmf, hz_to_mel, mel_filterbank
 from mmcourse.check.conv import conv2d, conv_layer_cost, conv_output_size, vertical_edge_kernel
+from mmcourse.check.fusion import (
+    concat_fusion,
+    masked_late_fusion,
+    tensor_fusion_size,
+    weighted_sum_fusion,
+)
+from mmcourse.check.lstm import gru_cell, lstm_cell, lstm_parameter_count, memory_bias
 from mmcourse.check.pool import (
     cross_entropy,
     max_pool2d,
@@ -14,9 +22,14 @@ from mmcourse.check.pool import (
     pool_output_size,
     small_cnn,
 )
-
-# Chapters 4-6 (rnn, lstm, text) checkers are imported here.
-# Chapter 7 (audio) checkers are imported here.
+from mmcourse.check.rnn import clip_grad_norm, gradient_norm_ratio, rnn_cell, rnn_forward
+from mmcourse.check.text import (
+    build_vocabulary,
+    embed_one_hot,
+    last_state,
+    masked_mean,
+    pad_batch,
+)
 
 __all__ = [
     "CheckFailed",
@@ -32,5 +45,27 @@ __all__ = [
     "pool_output_size",
     "small_cnn",
     # chapters 4-6
+    "rnn_cell",
+    "rnn_forward",
+    "gradient_norm_ratio",
+    "clip_grad_norm",
+    "lstm_cell",
+    "gru_cell",
+    "lstm_parameter_count",
+    "memory_bias",
+    "build_vocabulary",
+    "pad_batch",
+    "embed_one_hot",
+    "masked_mean",
+    "last_state",
     # chapter 7
+    "alias_frequency",
+    "decode_dtmf",
+    "hz_to_mel",
+    "mel_filterbank",
+    # chapter 8
+    "concat_fusion",
+    "masked_late_fusion",
+    "tensor_fusion_size",
+    "weighted_sum_fusion",
 ]
