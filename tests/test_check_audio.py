@@ -272,27 +272,7 @@ def test_decoder_reports_learner_exceptions_with_their_line():
     assert failure.value.__cause__ is None
 
 
-# ---------------------------------------------------------------------------------------------
-# Every checker: stubs and non-functions become feedback, never a crash.
-
 CHECKERS = [check.alias_frequency, check.hz_to_mel, check.mel_filterbank, check.decode_dtmf]
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("replace this line with your code")
-
-
-@pytest.mark.parametrize("checker", CHECKERS)
-def test_stub_is_reported_as_not_written(checker):
-    with pytest.raises(CheckFailed, match="not written yet"):
-        checker(stub)
-
-
-@pytest.mark.parametrize("checker", CHECKERS)
-@pytest.mark.parametrize("answer", [None, 3, "mel", torch.zeros(3)])
-def test_non_function_is_feedback(checker, answer):
-    with pytest.raises(CheckFailed, match="to be a function"):
-        checker(answer)
 
 
 @pytest.mark.parametrize("checker", CHECKERS)

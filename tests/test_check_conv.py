@@ -233,35 +233,5 @@ def test_cost_rejects_typical_mistakes(wrong, message):
         check.conv_layer_cost(wrong)
 
 
-# ---------------------------------------------------------------------------------------------
-# Every checker: stubs and non-functions become feedback, never a crash.
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("replace this line with your code")
-
-
-@pytest.mark.parametrize(
-    "checker",
-    [check.conv_output_size, check.conv2d, check.vertical_edge_kernel, check.conv_layer_cost],
-)
-def test_stub_is_reported_as_not_written(checker):
-    with pytest.raises(CheckFailed, match="not written yet"):
-        checker(stub)
-
-
-@pytest.mark.parametrize("checker", [check.conv_output_size, check.conv2d, check.conv_layer_cost])
-@pytest.mark.parametrize("answer", [None, 3, "conv"])
-def test_non_function_is_feedback(checker, answer):
-    with pytest.raises(CheckFailed, match="to be a function"):
-        checker(answer)
-
-
-@pytest.mark.parametrize("checker", [check.conv_output_size, check.conv2d, check.conv_layer_cost])
-def test_returning_none_is_feedback(checker):
-    with pytest.raises(CheckFailed, match="None"):
-        checker(lambda *args, **kwargs: None)
-
-
 def test_check_failed_is_an_assertion_error():
     assert issubclass(CheckFailed, AssertionError)

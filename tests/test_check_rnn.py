@@ -244,33 +244,7 @@ def test_clip_rejects_typical_mistakes(wrong, message):
         check.clip_grad_norm(wrong)
 
 
-# ---------------------------------------------------------------------------------------------
-# Every checker: stubs and non-functions become feedback, never a crash.
-
 CHECKERS = [check.rnn_cell, check.rnn_forward, check.gradient_norm_ratio, check.clip_grad_norm]
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("replace this line with your code")
-
-
-@pytest.mark.parametrize("checker", CHECKERS)
-def test_stub_is_reported_as_not_written(checker):
-    with pytest.raises(CheckFailed, match="not written yet"):
-        checker(stub)
-
-
-@pytest.mark.parametrize("checker", CHECKERS)
-@pytest.mark.parametrize("answer", [None, 3, "rnn"])
-def test_non_function_is_feedback(checker, answer):
-    with pytest.raises(CheckFailed, match="to be a function"):
-        checker(answer)
-
-
-@pytest.mark.parametrize("checker", CHECKERS)
-def test_returning_none_is_feedback(checker):
-    with pytest.raises(CheckFailed, match="None"):
-        checker(lambda *args, **kwargs: None)
 
 
 @pytest.mark.parametrize("checker", CHECKERS)
