@@ -13,7 +13,8 @@ where ``x`` reads as zero outside the image. The output has ``O`` channels and s
 Three implementations of that one formula live here:
 
 * ``conv2d_loop``: loops over output positions and kernel taps; slow, but reads like the formula;
-* ``im2col``: gathers every receptive field into a column, the layout of ``F.unfold``;
+* ``im2col``: every receptive field as a column (the layout of ``F.unfold``), read from the
+  padded image as a strided view;
 * ``conv2d``: ``im2col`` followed by a single matrix multiply, which is how fast
   convolution is often done in practice.
 """
@@ -155,18 +156,17 @@ def im2col(
     n, c, h, w = x.shape
     h_out = conv_output_size(h, kh, s[0], p[0], d[0])
     w_out = conv_output_size(w, kw, s[1], p[1], d[1])
-    # Zero padding, then index arithmetic: the row read by kernel row u at output row i is
-    # i*s + u*d in the padded image (the "- p" of the formula is absorbed by the padding).
+    # Zero padding, then a strided view: the window of output (i, j) starts at padded pixel
+    # (i*s, j*s), and its tap (u, v) sits u*d rows and v*d columns further (the "- p" of the
+    # formula is absorbed by the padding). Moving one output row therefore moves s rows in
+    # memory, one kernel row moves d rows, and the 6-D array of every window is a view of the
+    # padded image with those strides: nothing is copied until the final reshape.
     xp = torch.nn.functional.pad(x, (p[1], p[1], p[0], p[0]))
-    device = x.device
-    rows = (torch.arange(h_out, device=device) * s[0])[None, :] + (
-        torch.arange(kh, device=device) * d[0]
-    )[:, None]  # (kH, H_out)
-    cols = (torch.arange(w_out, device=device) * s[1])[None, :] + (
-        torch.arange(kw, device=device) * d[1]
-    )[:, None]  # (kW, W_out)
-    # Broadcast to (kH, kW, H_out, W_out) and read: result (N, C, kH, kW, H_out, W_out).
-    patches = xp[:, :, rows[:, None, :, None], cols[None, :, None, :]]
+    stride_n, stride_c, stride_h, stride_w = xp.stride()
+    patches = xp.as_strided(
+        (n, c, kh, kw, h_out, w_out),
+        (stride_n, stride_c, stride_h * d[0], stride_w * d[1], stride_h * s[0], stride_w * s[1]),
+    )  # patches[n, c, u, v, i, j] = xp[n, c, i*s + u*d, j*s + v*d]
     return patches.reshape(n, c * kh * kw, h_out * w_out)
 
 
