@@ -145,3 +145,14 @@ def test_an_exception_in_the_learner_code_is_feedback(checker):
 
     with pytest.raises(CheckFailed, match="IndexError"):
         checker(broken)
+
+
+def test_a_stub_called_by_a_written_function_is_named():
+    def hz_to_mel(f):
+        raise NotImplementedError
+
+    def mel_filterbank(*args, **kwargs):
+        return hz_to_mel(args)
+
+    with pytest.raises(CheckFailed, match=r"^hz_to_mel \(which your mel_filterbank calls\)"):
+        check.mel_filterbank(mel_filterbank)

@@ -65,16 +65,28 @@ def _where(error: BaseException) -> str:
     return f" (in `{frame.line}`)" if frame.line else f" (line {frame.lineno})"
 
 
+def _stub_name(error: BaseException, fn: Any, name: str) -> str:
+    """Which function is still a stub: ``name`` itself, or another one that it calls."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code if tb is not None else None
+    if code is None or code is getattr(fn, "__code__", None) or _LIBRARY in code.co_filename:
+        return name
+    return f"{code.co_name} (which your {name} calls)"
+
+
 def call(fn: Any, name: str, case: str, *args, **kwargs) -> Any:
     """Call the learner's ``fn``; turn a stub or an exception into feedback."""
     if not callable(fn):
         raise CheckFailed(f"expected {name} to be a function, got {type(fn).__name__} {fn!r:.60}")
     try:
         return fn(*args, **kwargs)
-    except NotImplementedError:
+    except NotImplementedError as error:
         raise CheckFailed(
-            f"{name} is not written yet: it still raises NotImplementedError. "
-            "Replace the stub with your code, run its cell, then run this check again."
+            f"{_stub_name(error, fn, name)} is not written yet: it still raises "
+            "NotImplementedError. Replace the stub with your code, run its cell, then run this "
+            "check again."
         ) from None
     except Exception as error:
         raise CheckFailed(
