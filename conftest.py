@@ -1,33 +1,33 @@
 """Let nbval run the MyST-Markdown notebooks of book/ and exercises/ directly.
 
-nbval only collects ``.ipynb`` files and reads them with ``nbformat.read``. Here every ``.md``
-file with a Jupytext header and a kernelspec is collected too, read through Jupytext while
-nbval collects it, and executed cell by cell in a fresh kernel. Test ids point at the source,
-e.g. ``book/02_convolution.md::Cell 3``; a failing ``assert`` shows that cell and its traceback.
+nbval only collects ``.ipynb`` files and reads them with ``nbformat.read``. Here every MyST
+notebook (``notebooks.is_myst_notebook``: a ``.md`` file with a Jupytext header and a kernelspec)
+is collected too, read through Jupytext while nbval collects it, and executed cell by cell in a
+fresh kernel. Test ids point at the source, e.g. ``book/02_convolution.md::Cell 3``; a failing
+``assert`` shows that cell and its traceback.
+
+This patches nbval's internals (``IPyNbFile.collect`` and the ``nbformat`` module it reads
+with), so pyproject.toml bounds nbval to the versions this is tested with.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import jupytext
 import nbval.plugin as nbval_plugin
 
-NOTEBOOK_DIRS = ("book", "exercises")
+# The repository's tools are scripts in tools/ and _ext/, not an installed package. Python puts
+# tools/ on sys.path when it runs one of them and Jupyter Book puts _ext/ there for the book;
+# this does the same for pytest, so conftest and the tests `import notebooks` and
+# `import mmcourse_book` the way the scripts and the book do.
+ROOT = Path(__file__).resolve().parent
+for folder in ("tools", "_ext"):
+    if str(ROOT / folder) not in sys.path:
+        sys.path.insert(0, str(ROOT / folder))
 
-
-def is_myst_notebook(path: Path) -> bool:
-    """A ``.md`` file under book/ or exercises/ whose YAML header declares a kernelspec."""
-    if path.suffix != ".md" or "_build" in path.parts:
-        return False
-    try:
-        relative = path.resolve().relative_to(Path(__file__).resolve().parent)
-    except ValueError:
-        return False
-    if relative.parts[0] not in NOTEBOOK_DIRS:
-        return False
-    head = path.read_text(encoding="utf-8")[:3000]
-    return head.startswith("---") and "kernelspec:" in head.split("\n---", 1)[0]
+from notebooks import is_myst_notebook  # noqa: E402 (needs tools/ on sys.path, just above)
 
 
 class _JupytextNbformat:

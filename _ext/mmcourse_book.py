@@ -6,7 +6,8 @@ It does two things Jupyter Book 1 does not do by itself:
    page's ``.md`` source, which Colab cannot open. Every notebook page instead links to its
    generated twin ``notebooks/<page>.ipynb`` on the configured branch (written by
    ``python tools/notebooks.py``), both from the launch button and from an "Open in Colab"
-   badge under the page title.
+   badge under the page title. Which pages are notebooks, and their Colab addresses, come from
+   tools/notebooks.py, as for the tests and tools/check_site.py.
 2. **No stale outputs after a library change.** The execution cache (jupyter-cache) is keyed
    on a notebook's code cells only, but every notebook imports ``mmcourse``. When the library's
    sources change, this extension drops the cache and marks every page for re-execution.
@@ -16,22 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
+# tools/ holds scripts, not a package: put it on sys.path, as Jupyter Book does for _ext/.
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
+
+import notebooks  # noqa: E402 (needs tools/ on sys.path, just above)
+
+LOGGER = logging.getLogger(__name__)
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-
-
-def colab_url(repository_url: str, branch: str, pagename: str) -> str:
-    """The Colab address of a page's generated notebook, e.g. for ``book/02_convolution``."""
-    path = repository_url.rstrip("/").removeprefix("https://github.com/")
-    return (
-        f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{pagename}.ipynb"
-    )
 
 
 def library_hash() -> str:
@@ -70,18 +70,12 @@ def _write_stamp(app: Sphinx, exception: Exception | None) -> None:
         _stamp_path(app).write_text(library_hash() + "\n")
 
 
-def _is_notebook(context: dict) -> bool:
-    return "kernelspec" in (context.get("meta") or {}) or any(
-        group.get("label") == "launch-buttons" for group in context.get("header_buttons", [])
-    )
-
-
 def _add_colab_links(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    if doctree is None or not _is_notebook(context):
+    source = ROOT / f"{pagename}.md"
+    if doctree is None or not notebooks.is_myst_notebook(source):
         return
-    options = app.config.html_theme_options
-    url = colab_url(options["repository_url"], options.get("repository_branch", "main"), pagename)
-    if not (ROOT / "notebooks" / f"{pagename}.ipynb").exists():
+    url = notebooks.colab_url(source)
+    if not notebooks.target(source).exists():
         LOGGER.warning(
             "no Colab notebook notebooks/%s.ipynb; run: python tools/notebooks.py", pagename
         )

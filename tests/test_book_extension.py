@@ -1,25 +1,47 @@
-"""The book's Sphinx extension: Colab URLs, and the library hash that invalidates the cache."""
+"""The book's Sphinx extension: Colab links on notebook pages, and the library hash that
+invalidates the execution cache."""
 
 from __future__ import annotations
 
-from tests._tools import ROOT, book_extension
+import mmcourse_book
+
+import notebooks
+from tests._tools import ROOT
 
 
-def test_colab_url_points_at_the_generated_notebook():
-    url = book_extension.colab_url("https://github.com/org/repo/", "dev", "book/02_convolution")
-    assert url == (
-        "https://colab.research.google.com/github/org/repo/blob/dev/"
-        "notebooks/book/02_convolution.ipynb"
-    )
+def _page() -> dict:
+    """The parts of a page's html-page-context that the extension reads, as the theme fills them."""
+    button = {"text": "Colab", "url": "https://colab.research.google.com/github/x/y/a.md"}
+    return {
+        "header_buttons": [{"label": "launch-buttons", "buttons": [button]}],
+        "body": "<section><h1>Title</h1><p>Text</p></section>",
+    }
+
+
+def test_notebook_pages_get_a_colab_badge_and_button():
+    source = ROOT / "book" / "02_convolution.md"
+    context = _page()
+    mmcourse_book._add_colab_links(None, "book/02_convolution", "page.html", context, doctree=[])
+    url = notebooks.colab_url(source)
+    assert context["header_buttons"][0]["buttons"][0]["url"] == url
+    _, rest = context["body"].split("</h1>", 1)
+    assert rest.lstrip().startswith('<p class="colab-badge">'), context["body"]
+    assert f'href="{url}"' in rest
+
+
+def test_pages_that_are_not_notebooks_are_left_alone():
+    for pagename in ("book/references", "book/no_such_page", "README"):
+        context = _page()
+        mmcourse_book._add_colab_links(None, pagename, "page.html", context, doctree=[])
+        assert context == _page(), pagename
 
 
 def test_library_hash_changes_with_the_library(monkeypatch, tmp_path):
     (tmp_path / "mmcourse").mkdir()
     module = tmp_path / "mmcourse" / "m.py"
     module.write_text("x = 1\n")
-    monkeypatch.setattr(book_extension, "ROOT", tmp_path)
-    before = book_extension.library_hash()
-    assert book_extension.library_hash() == before
+    monkeypatch.setattr(mmcourse_book, "ROOT", tmp_path)
+    before = mmcourse_book.library_hash()
+    assert mmcourse_book.library_hash() == before
     module.write_text("x = 2\n")
-    assert book_extension.library_hash() != before
-    monkeypatch.setattr(book_extension, "ROOT", ROOT)
+    assert mmcourse_book.library_hash() != before

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._tools import ROOT, notebooks_tool
+import notebooks
+from tests._tools import ROOT
 
 NOTEBOOK = ROOT / "notebooks" / "book" / "02_convolution.ipynb"
 
@@ -50,7 +51,7 @@ def _snapshot(tmp_path: Path, branch: str) -> Path:
 
 
 def test_install_cell_installs_this_branch_and_the_notebook_runs(tmp_path):
-    url, branch = notebooks_tool.repository()
+    url, branch = notebooks.repository()
     clone = _snapshot(tmp_path, branch)
 
     env_dir = tmp_path / "venv"
@@ -70,11 +71,11 @@ def test_install_cell_installs_this_branch_and_the_notebook_runs(tmp_path):
 
     # The generated Colab notebook, with GitHub replaced by the local clone; nothing else changes.
     text = NOTEBOOK.read_text()
-    spec = notebooks_tool.install_spec()
+    spec = notebooks.install_spec()
     assert f'%pip install -q \\"{spec}\\"' in text, (
         "the notebook's install cell is not the expected one"
     )
-    local = notebooks_tool.install_spec(url=f"file://{clone}", branch=branch)
+    local = notebooks.install_spec(url=f"file://{clone}", branch=branch)
     notebook = tmp_path / "run" / NOTEBOOK.name
     notebook.parent.mkdir()
     notebook.write_text(text.replace(spec, local))

@@ -18,9 +18,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests._tools import ROOT, notebooks_tool
+import notebooks
+from tests._tools import ROOT
 
-EXERCISES = [s for s in notebooks_tool.sources() if s.relative_to(ROOT).parts[0] == "exercises"]
+EXERCISES = [s for s in notebooks.sources() if s.relative_to(ROOT).parts[0] == "exercises"]
 CHECK_CALL = re.compile(r"^check\.\w+\(", re.M)
 
 
@@ -35,12 +36,12 @@ def test_there_are_exercises():
 @pytest.mark.parametrize("source", EXERCISES, ids=_ids)
 def test_every_task_has_a_solution_region_and_a_check(source):
     cells = [c for c in jupytext.read(source).cells if c.cell_type == "code"]
-    tasks = [c for c in cells if notebooks_tool.BEGIN in c.source]
+    tasks = [c for c in cells if notebooks.BEGIN in c.source]
     checks = [c for c in cells if CHECK_CALL.search(c.source)]
     assert len(tasks) >= 4, f"{_ids(source)}: {len(tasks)} tasks with solution markers, want >= 4"
     assert len(checks) >= len(tasks), f"{_ids(source)}: some task has no check cell"
     for index, cell in enumerate(cells[:-1]):
-        if notebooks_tool.BEGIN in cell.source:
+        if notebooks.BEGIN in cell.source:
             assert CHECK_CALL.search(cells[index + 1].source), (
                 f"{_ids(source)}: the cell after a task must call a checker:\n{cell.source}"
             )
@@ -48,13 +49,13 @@ def test_every_task_has_a_solution_region_and_a_check(source):
 
 @pytest.mark.parametrize("source", EXERCISES, ids=_ids)
 def test_learner_version_gives_nothing_away(source):
-    learner = nbformat.reads(notebooks_tool.render(source), as_version=4)
+    learner = nbformat.reads(notebooks.render(source), as_version=4)
     text = "\n".join(cell.source for cell in learner.cells)
-    assert notebooks_tool.BEGIN not in text and notebooks_tool.END not in text
+    assert notebooks.BEGIN not in text and notebooks.END not in text
     for cell in jupytext.read(source).cells:
-        if cell.cell_type != "code" or notebooks_tool.BEGIN not in cell.source:
+        if cell.cell_type != "code" or notebooks.BEGIN not in cell.source:
             continue
-        inside = cell.source.split(notebooks_tool.BEGIN, 1)[1].split(notebooks_tool.END, 1)[0]
+        inside = cell.source.split(notebooks.BEGIN, 1)[1].split(notebooks.END, 1)[0]
         for line in inside.strip().splitlines():
             if line.strip() and not line.strip().startswith("#"):
                 assert line.strip() not in text, f"solution line leaked: {line.strip()}"
@@ -62,7 +63,7 @@ def test_learner_version_gives_nothing_away(source):
 
 @pytest.mark.parametrize("source", EXERCISES, ids=_ids)
 def test_learner_version_rejects_every_stub_without_crashing(source, tmp_path):
-    learner = nbformat.reads(notebooks_tool.render(source), as_version=4)
+    learner = nbformat.reads(notebooks.render(source), as_version=4)
     NotebookClient(
         learner,
         timeout=300,

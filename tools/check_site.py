@@ -15,21 +15,18 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import notebooks  # noqa: E402 (the generator next to this file)
+import notebooks  # tools/notebooks.py: which files are notebooks, the repository, Colab URLs
 
 ROOT = notebooks.ROOT
-COLAB = re.compile(r'https://colab\.research\.google\.com/github/([^"\'<> ]+?\.ipynb)')
 
 
 def problems(html_dir: Path) -> list[str]:
     found = []
     if not (html_dir / "index.html").exists():
         return [f"no built book in {html_dir}; run: jupyter-book build ."]
-    url, branch = notebooks.repository()
-    prefix = url.removeprefix("https://github.com/") + f"/blob/{branch}/"
-    pages = [str(src.relative_to(ROOT).with_suffix("")) for src in notebooks.sources()]
-    for page in pages:
+    prefix = notebooks.colab_prefix()
+    for source in notebooks.sources():
+        page = source.relative_to(ROOT).with_suffix("").as_posix()
         html = html_dir / f"{page}.html"
         if not html.exists():
             found.append(f"{page}: not built (is it in _toc.yml?)")
@@ -37,17 +34,17 @@ def problems(html_dir: Path) -> list[str]:
         text = html.read_text(encoding="utf-8")
         if 'class="colab-badge"' not in text:
             found.append(f"{page}: no Open in Colab badge")
-        if f"{prefix}notebooks/{page}.ipynb" not in text:
-            found.append(f"{page}: no Colab link to notebooks/{page}.ipynb")
+        if notebooks.colab_url(source) not in text:
+            found.append(f"{page}: no Colab link to {notebooks.colab_url(source)}")
         if re.search(r"\{glue(:\w+)?\}`", text):
             found.append(f"{page}: an unrendered glue role")
     stale = {p.split(" ")[1] for p in notebooks.stale() if p.startswith(("stale", "missing"))}
     for html in sorted(html_dir.rglob("*.html")):
-        for target in set(COLAB.findall(html.read_text(encoding="utf-8"))):
-            if not target.startswith(prefix):
-                found.append(f"{html.relative_to(html_dir)}: Colab link outside {prefix}: {target}")
+        for link in sorted(set(notebooks.colab_links(html.read_text(encoding="utf-8")))):
+            if not link.startswith(prefix):
+                found.append(f"{html.relative_to(html_dir)}: Colab link outside {prefix}: {link}")
                 continue
-            path = target.removeprefix(prefix)
+            path = link.removeprefix(prefix)
             if not (ROOT / path).is_file():
                 found.append(f"{html.relative_to(html_dir)}: Colab link to missing {path}")
             elif path in stale:

@@ -22,12 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(paths: list[str]) -> int:
+    import torch
+
     import mmcourse
 
     device = mmcourse.get_device()
-    print(f"mmcourse.get_device() -> {device}")
-    if os.environ.get("MMCOURSE_EXPECT_CUDA") == "1" and device.type != "cuda":
-        print("MMCOURSE_EXPECT_CUDA=1 but the library would not use CUDA")
+    cuda = device.type == "cuda" and torch.cuda.is_available()
+    gpu = f" ({torch.cuda.get_device_name()})" if cuda else ""
+    print(f"mmcourse.get_device() -> {device}{gpu}")
+    if os.environ.get("MMCOURSE_EXPECT_CUDA") == "1" and not cuda:
+        print("MMCOURSE_EXPECT_CUDA=1 but CUDA is not available or the library would not use it")
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.xml"

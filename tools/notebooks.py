@@ -14,6 +14,12 @@ files under ``notebooks/`` mirror their paths and are never edited by hand:
 The repository address and branch come from ``_config.yml``. This command also rewrites the
 install line of each source's first code cell so that Colab installs the library from the same
 branch the notebook comes from (never a separately released version that could drift).
+
+This module is also the one home of the facts the rest of the tooling needs about notebooks:
+which files are MyST notebooks (``is_myst_notebook``, ``sources``), the repository and branch
+(``repository``) and where Colab opens a notebook (``colab_url``). conftest.py, the tests, the
+book's extension (_ext/mmcourse_book.py) and tools/check_site.py all ``import notebooks``:
+tools/ is on ``sys.path`` for a script in it, and conftest.py and the extension put it there.
 """
 
 from __future__ import annotations
@@ -34,10 +40,37 @@ SOURCE_DIRS = ("book", "exercises")
 OUT_DIR = ROOT / "notebooks"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 INSTALL_LINE = re.compile(r'^(?P<indent>\s*)%pip install -q "mmcourse @ git\+[^"]*"\s*$', re.M)
+YAML_HEADER = re.compile(r"\A---\n(.*?)\n---[ \t]*$", re.S | re.M)
+GITHUB = "https://github.com/"
+COLAB_GITHUB = "https://colab.research.google.com/github/"
+
+
+def is_myst_notebook(path: Path) -> bool:
+    """True for a ``.md`` file in book/ or exercises/ whose YAML header names a kernelspec.
+
+    The header is the text between the first line ``---`` and the next ``---`` line. Files in
+    hidden or underscore folders (``.ipynb_checkpoints``, ``_build``) are never notebooks.
+    """
+    path = Path(path).resolve()
+    if path.suffix != ".md" or not path.is_file() or not path.is_relative_to(ROOT):
+        return False
+    folders = path.relative_to(ROOT).parts[:-1]
+    if not folders or folders[0] not in SOURCE_DIRS:
+        return False
+    if any(folder.startswith((".", "_")) for folder in folders):
+        return False
+    header = YAML_HEADER.match(path.read_text(encoding="utf-8"))
+    return header is not None and re.search(r"^kernelspec:", header.group(1), re.M) is not None
+
+
+def sources() -> list[Path]:
+    """Every MyST notebook of the course (see ``is_myst_notebook``), sorted."""
+    found = [path for folder in SOURCE_DIRS for path in (ROOT / folder).rglob("*.md")]
+    return sorted(path for path in found if is_myst_notebook(path))
 
 
 def repository() -> tuple[str, str]:
-    """The repository URL and branch, as configured in ``_config.yml``."""
+    """The repository URL and branch, as configured in ``_config.yml`` (the only place)."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     repo = config["repository"]
     return repo["url"].rstrip("/"), repo.get("branch", "main")
@@ -49,15 +82,28 @@ def install_spec(url: str | None = None, branch: str | None = None) -> str:
     return f"mmcourse @ git+{url or default_url}@{branch or default_branch}"
 
 
-def sources() -> list[Path]:
-    """Every MyST notebook (a ``.md`` file whose header has a kernelspec)."""
-    found = []
-    for folder in SOURCE_DIRS:
-        for path in sorted((ROOT / folder).rglob("*.md")):
-            head = path.read_text(encoding="utf-8")[:2000]
-            if head.startswith("---") and "kernelspec:" in head.split("\n---", 1)[0]:
-                found.append(path)
-    return found
+def colab_prefix() -> str:
+    """Where Colab opens files of the configured branch: a notebook's URL is this + its path.
+
+    ``https://github.com/<owner>/<repo>`` on branch ``<b>`` gives
+    ``https://colab.research.google.com/github/<owner>/<repo>/blob/<b>/``.
+    """
+    url, branch = repository()
+    if not url.startswith(GITHUB):
+        raise ValueError(
+            f"_config.yml repository.url must start with {GITHUB} for Colab, got {url}"
+        )
+    return f"{COLAB_GITHUB}{url.removeprefix(GITHUB)}/blob/{branch}/"
+
+
+def colab_url(source: Path) -> str:
+    """The Colab address of a source's generated notebook (``notebooks/<same path>.ipynb``)."""
+    return colab_prefix() + target(source).relative_to(ROOT).as_posix()
+
+
+def colab_links(text: str) -> list[str]:
+    """Every Colab address of a notebook on GitHub in ``text`` (HTML or Markdown)."""
+    return re.findall(re.escape(COLAB_GITHUB) + r"""[^\s"'<>()`]+?\.ipynb""", text)
 
 
 def target(source: Path) -> Path:
