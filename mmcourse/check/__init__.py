@@ -8,21 +8,25 @@ expected and, for common mistakes, why. One module per chapter; their checkers a
 from mmcourse.check._core import CheckFailed
 from mmcourse.check.audio import alias_frequency, decode_dtmf, hz_to_mel, mel_filterbank
 from mmcourse.check.conv import conv2d, conv_layer_cost, conv_output_size, vertical_edge_kernel
+from mmcourse.check.encoders import small_cnn
 from mmcourse.check.fusion import (
     concat_fusion,
     masked_late_fusion,
     tensor_fusion_size,
     weighted_sum_fusion,
 )
-from mmcourse.check.lstm import gru_cell, lstm_cell, lstm_parameter_count, memory_bias
-from mmcourse.check.pool import (
-    cross_entropy,
-    max_pool2d,
-    max_pool_backward,
-    pool_output_size,
-    small_cnn,
+from mmcourse.check.losses import cross_entropy
+from mmcourse.check.pool import max_pool2d, max_pool_backward, pool_output_size
+from mmcourse.check.rnn import (
+    clip_grad_norm,
+    gradient_norm_ratio,
+    gru_cell,
+    lstm_cell,
+    lstm_parameter_count,
+    memory_bias,
+    rnn_cell,
+    rnn_forward,
 )
-from mmcourse.check.rnn import clip_grad_norm, gradient_norm_ratio, rnn_cell, rnn_forward
 from mmcourse.check.text import (
     build_vocabulary,
     embed_one_hot,

@@ -204,7 +204,8 @@ class Parts:
     def convert(self, value: Any, expected: Any, case: str, what: str = "you returned") -> Any:
         names = ", ".join(self.parts)
         if not isinstance(value, tuple | list) or len(value) != len(self.parts):
-            raise CheckFailed(f"{case}: {what} {value!r:.80}; expected a tuple ({names})")
+            got = f"{value!r:.80} (a {type(value).__name__})"
+            raise CheckFailed(f"{case}: {what} {got}; expected a tuple ({names})")
         return tuple(
             compare.convert(v, e, case, f"as {name} you returned")
             for (name, compare), v, e in zip(self.parts.items(), value, expected, strict=True)
@@ -352,30 +353,3 @@ def make_checker(task: Task, doc: str) -> Callable[[Any], None]:
     wrapped = checker(check)
     wrapped.task = task  # type: ignore[attr-defined] (read by the tests)
     return wrapped
-
-
-# ---------------------------------------------------------------------------------------------
-# TEMPORARY: the helpers of the checkers not yet declared as Tasks; removed with the last one.
-
-
-def expect_shape(value: Tensor, shape: Sequence[int], case: str, hint: str = "") -> None:
-    if tuple(value.shape) != tuple(shape):
-        raise CheckFailed(
-            f"{case}: your result has shape {tuple(value.shape)}, expected {tuple(shape)}"
-            + (f". {hint}" if hint else "")
-        )
-
-
-def expect_close(
-    value: Tensor, expected: Tensor, case: str, hint: str = "", atol: float = 1e-4
-) -> None:
-    compare = Close(atol=atol)
-    expect_shape(value, expected.shape, case)
-    if not compare.same(value.detach(), expected) or not torch.isfinite(value).all():
-        raise CheckFailed(
-            compare.explain(value.detach(), expected, case) + (f". {hint}" if hint else "")
-        )
-
-
-def isclose(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)

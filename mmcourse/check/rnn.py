@@ -1,9 +1,11 @@
-"""Checkers for the recurrent-network exercises (exercises/04_rnn.md)."""
+"""Checkers for the recurrent-network exercises (exercises/04_rnn.md and 05_lstm.md), on
+``mmcourse.rnn``: the RNN, LSTM and GRU cells, unrolling, vanishing gradients and clipping."""
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -11,219 +13,181 @@ from torch import Tensor, nn
 
 from mmcourse.check._core import (
     CheckFailed,
+    Close,
+    Exact,
+    Mistake,
+    Parts,
+    Task,
     as_tensor,
     call,
+    case,
     checker,
-    expect_close,
-    expect_shape,
+    make_checker,
     passed,
 )
 
 
-def _same(result: Any, expected: Tensor) -> bool:
-    """``result`` is a tensor of ``expected``'s shape and values (loose float tolerance)."""
-    if not isinstance(result, Tensor) or tuple(result.shape) != tuple(expected.shape):
-        return False
-    value = result.detach().to(device="cpu", dtype=torch.float64)
-    return bool(torch.allclose(value, expected.detach().double(), atol=1e-4, rtol=1e-4))
-
-
-def _first_hint(result: Any, candidates: list[tuple[Callable[[], Tensor], str]]) -> str:
-    """The hint of the first typical mistake whose output equals ``result``."""
-    for compute, hint in candidates:
-        try:
-            if _same(result, compute()):
-                return hint
-        except RuntimeError:  # that mistake is impossible for these shapes
-            continue
-    return ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Task 1: rnn_cell
-
-
-def _cell_cases() -> list[dict[str, Tensor]]:
-    """Hidden cases: the first is square (I == H) so that a missing transpose gives values."""
-    g = torch.Generator().manual_seed(40)
-    cases = []
-    for n, i, h in [(3, 4, 4), (2, 5, 3), (1, 3, 6), (4, 2, 2)]:
-        cases.append(
-            {
-                "x": torch.randn(n, i, generator=g),
-                "h": torch.randn(n, h, generator=g),
-                "w_ih": torch.randn(h, i, generator=g) / 2,
-                "w_hh": torch.randn(h, h, generator=g) / 2,
-                "b_ih": torch.randn(h, generator=g),
-                "b_hh": torch.randn(h, generator=g),
-            }
-        )
-    return cases
-
-
-def _cell_reference(case: dict[str, Tensor]) -> Tensor:
-    cell = nn.RNNCell(case["w_ih"].shape[1], case["w_hh"].shape[0])
+def _torch_cell(module: nn.Module, x, h, w_ih, w_hh, b_ih, b_hh) -> Any:
+    """``module`` (an RNN, a cell) with the given weights, run on ``x`` from state ``h``."""
     with torch.no_grad():
-        for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
-            getattr(cell, name.replace("w_", "weight_").replace("b_", "bias_")).copy_(case[name])
-        return cell(case["x"], case["h"])
+        for parameter, value in zip(module.parameters(), (w_ih, w_hh, b_ih, b_hh), strict=True):
+            parameter.copy_(value)
+        return module(x, h)
 
 
-def _cell_hint(result: Any, c: dict[str, Tensor]) -> str:
-    x, h, w_ih, w_hh, b_ih, b_hh = (c[k] for k in ("x", "h", "w_ih", "w_hh", "b_ih", "b_hh"))
-    pre = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-    return _first_hint(
-        result,
-        [
-            (lambda: pre, "You return the pre-activation: apply tanh to it."),
-            (
-                lambda: torch.sigmoid(pre),
+def _randn(g: torch.Generator, *shapes: tuple, scale: float = 1.0) -> list[Tensor]:
+    return [torch.randn(shape, generator=g) * scale for shape in shapes]
+
+
+# Task 1 (chapter 4): rnn_cell, h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)
+
+
+def _rnn_cases():
+    """The first case is square (I == H), so that a missing transpose still gives values."""
+    g = torch.Generator().manual_seed(40)
+    return [
+        case(
+            *_randn(g, (n, i), (n, h)),
+            *_randn(g, (h, i), (h, h), scale=0.5),
+            *_randn(g, (h,), (h,)),
+        )
+        for n, i, h in [(3, 4, 4), (2, 5, 3), (1, 3, 6), (4, 2, 2)]
+    ]
+
+
+def _pre(x, h, w_ih, w_hh, b_ih, b_hh):
+    return x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+
+
+rnn_cell = make_checker(
+    Task(
+        name="rnn_cell",
+        cases=_rnn_cases,
+        reference=lambda x, h, *w: _torch_cell(nn.RNNCell(x.shape[1], h.shape[1]), x, h, *w),
+        describe=lambda x, h, *w: (
+            f"for x of shape {tuple(x.shape)} and h of shape {tuple(h.shape)} "
+            f"(hidden size {h.shape[1]})"
+        ),
+        mistakes=[
+            Mistake("You return the pre-activation: apply tanh to it.", _pre),
+            Mistake(
                 "PyTorch's RNN cell uses tanh, not the sigmoid: h' = tanh(...).",
+                lambda *a: torch.sigmoid(_pre(*a)),
             ),
-            (lambda: torch.relu(pre), "nn.RNN's default nonlinearity is tanh, not ReLU."),
-            (
-                lambda: torch.tanh(pre - b_hh),
+            Mistake(
+                "nn.RNN's default nonlinearity is tanh, not ReLU.", lambda *a: torch.relu(_pre(*a))
+            ),
+            Mistake(
                 "b_hh is missing: PyTorch adds both biases, b_ih and b_hh.",
+                lambda x, h, wi, wh, bi, bh: torch.tanh(x @ wi.T + bi + h @ wh.T),
             ),
-            (
-                lambda: torch.tanh(pre - b_ih),
+            Mistake(
                 "b_ih is missing: PyTorch adds both biases, b_ih and b_hh.",
+                lambda x, h, wi, wh, bi, bh: torch.tanh(x @ wi.T + h @ wh.T + bh),
             ),
-            (
-                lambda: torch.tanh(x @ w_ih + b_ih + h @ w_hh + b_hh),
+            Mistake(
                 "Transpose the weights: with inputs as rows, x (N, I) times w_ih.T (I, H).",
+                lambda x, h, wi, wh, bi, bh: torch.tanh(x @ wi + bi + h @ wh + bh),
             ),
-            (
-                lambda: torch.tanh(x @ w_hh.T + b_ih + h @ w_ih.T + b_hh),
+            Mistake(
                 "The weights are swapped: w_ih multiplies the input x, w_hh the state h.",
+                lambda x, h, wi, wh, bi, bh: torch.tanh(_pre(x, h, wh, wi, bi, bh)),
             ),
         ],
-    )
+        shape_hint=lambda *a: "The new state has one row per sample: (N, H).",
+    ),
+    "Check ``fn(x, h, w_ih, w_hh, b_ih, b_hh) -> h'`` against ``nn.RNNCell``.",
+)
 
 
-@checker
-def rnn_cell(fn: Any) -> None:
-    """Check ``fn(x, h, w_ih, w_hh, b_ih, b_hh)`` against ``nn.RNNCell``."""
-    cases = _cell_cases()
-    for c in cases:
-        n, i = c["x"].shape
-        hidden = c["h"].shape[1]
-        case = f"for x of shape {(n, i)} and h of shape {(n, hidden)} (hidden size {hidden})"
-        args = [c[k].clone() for k in ("x", "h", "w_ih", "w_hh", "b_ih", "b_hh")]
-        result = as_tensor(call(fn, "rnn_cell", case, *args), case)
-        expected = _cell_reference(c)
-        expect_shape(result, expected.shape, case, "The new state has one row per sample: (N, H).")
-        expect_close(result, expected, case, _cell_hint(result, c))
-    passed("rnn_cell", len(cases))
+# Task 2 (chapter 4): rnn_forward, the cell applied at t = 0 .. T-1 -> (output (N, T, H), h_T)
 
 
-# ---------------------------------------------------------------------------------------------
-# Task 2: rnn_forward
-
-
-def _forward_cases() -> list[dict[str, Tensor]]:
+def _forward_cases():
     g = torch.Generator().manual_seed(41)
-    cases = []
-    for n, t, i, h in [(2, 5, 3, 4), (3, 1, 2, 2), (1, 7, 4, 3), (4, 3, 3, 5)]:
-        cases.append(
-            {
-                "x": torch.randn(n, t, i, generator=g),
-                "h0": torch.randn(n, h, generator=g),
-                "w_ih": torch.randn(h, i, generator=g) / 2,
-                "w_hh": torch.randn(h, h, generator=g) / 2,
-                "b_ih": torch.randn(h, generator=g) / 2,
-                "b_hh": torch.randn(h, generator=g) / 2,
-            }
-        )
-    return cases
+    return [
+        case(*_randn(g, (n, t, i), (n, h)), *_randn(g, (h, i), (h, h), (h,), (h,), scale=0.5))
+        for n, t, i, h in [(2, 5, 3, 4), (3, 1, 2, 2), (1, 7, 4, 3), (4, 3, 3, 5)]
+    ]
 
 
-def _unroll(c: dict[str, Tensor], x: Tensor | None = None, carry: bool = True) -> list[Tensor]:
-    """The states h_1 .. h_T (optionally without carrying the state from step to step)."""
-    x = c["x"] if x is None else x
-    h, states = c["h0"], []
-    for t in range(x.shape[1]):
-        prev = h if carry else c["h0"]
-        h = torch.tanh(x[:, t] @ c["w_ih"].T + c["b_ih"] + prev @ c["w_hh"].T + c["b_hh"])
-        states.append(h)
-    return states
-
-
-def _forward_reference(c: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-    rnn = nn.RNN(c["x"].shape[2], c["h0"].shape[1], batch_first=True)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(c["w_ih"])
-        rnn.weight_hh_l0.copy_(c["w_hh"])
-        rnn.bias_ih_l0.copy_(c["b_ih"])
-        rnn.bias_hh_l0.copy_(c["b_hh"])
-        output, h_n = rnn(c["x"], c["h0"][None])
+def _forward_reference(x, h0, *weights):
+    rnn = nn.RNN(x.shape[2], h0.shape[1], batch_first=True)
+    output, h_n = _torch_cell(rnn, x, h0[None], *weights)
     return output, h_n[0]
 
 
-def _output_hint(result: Any, c: dict[str, Tensor]) -> str:
-    states = _unroll(c)
-    return _first_hint(
-        result,
-        [
-            (
-                lambda: torch.stack(_unroll(c, carry=False), dim=1),
+def _wrong_forward(output, last, carry=True, reverse=False):
+    """An rnn_forward that returns ``output(states, h0), last(states, h0)``."""
+
+    def forward(x, h0, w_ih, w_hh, b_ih, b_hh):
+        h, states = h0, []
+        for x_t in (x.flip(1) if reverse else x).unbind(1):
+            h = torch.tanh(_pre(x_t, h if carry else h0, w_ih, w_hh, b_ih, b_hh))
+            states.append(h)
+        return output(states, h0), last(states, h0)
+
+    return forward
+
+
+def _stack(states, h0):
+    return torch.stack(states, 1)
+
+
+def _last(states, h0):
+    return states[-1]
+
+
+rnn_forward = make_checker(
+    Task(
+        name="rnn_forward",
+        cases=_forward_cases,
+        reference=_forward_reference,
+        describe=lambda x, h0, *w: (
+            f"for x of shape {tuple(x.shape)} (N, T, I) and hidden size {h0.shape[1]}"
+        ),
+        compare=Parts(output=Close(), h_T=Close()),
+        mistakes=[
+            Mistake(
+                "The batch comes first: stack the states along dim=1.",
+                _wrong_forward(lambda s, h0: torch.stack(s, 0), _last),
+            ),
+            Mistake(
+                "output holds every state: (N, T, H).",
+                _wrong_forward(lambda s, h0: torch.cat(s, 1), _last),
+            ),
+            Mistake(
+                "h_T is the last state, of shape (N, H).",
+                _wrong_forward(_stack, lambda s, h0: s[-1][None]),
+            ),
+            Mistake(
                 "Carry the state: step t must use the h computed at step t - 1, not h0.",
+                _wrong_forward(_stack, _last, carry=False),
             ),
-            (
-                lambda: torch.stack(_unroll(c, c["x"].flip(1)), dim=1).flip(1),
+            Mistake(
                 "Time runs forwards: step t reads x[:, t] for t = 0, 1, ..., T - 1.",
+                _wrong_forward(lambda s, h0: torch.stack(s[::-1], 1), _last, reverse=True),
             ),
-            (
-                lambda: torch.stack([c["h0"], *states[:-1]], dim=1),
+            Mistake(
                 "output[:, t] is the state *after* reading x[:, t]: h_1 .. h_T, "
                 "not h_0 .. h_{T-1}.",
+                _wrong_forward(lambda s, h0: torch.stack([h0, *s[:-1]], 1), _last),
+            ),
+            Mistake(
+                "h_T is the state after the *last* step, not the first.",
+                _wrong_forward(_stack, lambda s, h0: s[0]),
+            ),
+            Mistake(
+                "h_T is the state after the last step, not the initial state.",
+                _wrong_forward(_stack, lambda s, h0: h0),
             ),
         ],
-    )
+    ),
+    "Check ``fn(x, h0, w_ih, w_hh, b_ih, b_hh) -> (output, h_T)`` against ``nn.RNN``.",
+)
 
 
-def _last_hint(result: Any, c: dict[str, Tensor]) -> str:
-    return _first_hint(
-        result,
-        [
-            (lambda: _unroll(c)[0], "h_T is the state after the *last* step, not the first."),
-            (lambda: c["h0"], "h_T is the state after the last step, not the initial state."),
-        ],
-    )
-
-
-@checker
-def rnn_forward(fn: Any) -> None:
-    """Check ``fn(x, h0, w_ih, w_hh, b_ih, b_hh) -> (output, h_T)`` against ``nn.RNN``."""
-    cases = _forward_cases()
-    for c in cases:
-        n, t, i = c["x"].shape
-        hidden = c["h0"].shape[1]
-        case = f"for x of shape {(n, t, i)} (N, T, I) and hidden size {hidden}"
-        args = [c[k].clone() for k in ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh")]
-        got = call(fn, "rnn_forward", case, *args)
-        if not isinstance(got, tuple | list) or len(got) != 2:
-            raise CheckFailed(f"{case} you returned {got!r:.80}; expected a pair (output, h_T)")
-        output = as_tensor(got[0], case, "as output you returned")
-        last = as_tensor(got[1], case, "as h_T you returned")
-        expected_output, expected_last = _forward_reference(c)
-        if tuple(output.shape) == (t, n, hidden) and t != n:
-            raise CheckFailed(
-                f"{case}: your output has shape {(t, n, hidden)}, expected {(n, t, hidden)}. "
-                "The batch comes first: stack the states along dim=1."
-            )
-        expect_shape(output, expected_output.shape, case, "output holds every state: (N, T, H).")
-        expect_close(output, expected_output, case + ", the output", _output_hint(output, c))
-        expect_shape(last, expected_last.shape, case, "h_T is the last state, of shape (N, H).")
-        last_hint = _last_hint(last, c)
-        expect_close(last, expected_last, case + ", h_T", last_hint)
-    passed("rnn_forward", len(cases))
-
-
-# ---------------------------------------------------------------------------------------------
-# Task 3: gradient_norm_ratio
-
-_RATIO_CASES = [(0.5, 10), (0.9, 40), (1.1, 20), (1.0, 7), (2.0, 1), (0.8, 0), (1.5, 12)]
+# Task 3 (chapter 4): gradient_norm_ratio, ||dL/dh_{T-k}|| / ||dL/dh_T|| = radius**k
 
 
 def measured_ratio(radius: float, distance: int, hidden: int = 8, steps: int = 45) -> float:
@@ -242,126 +206,391 @@ def measured_ratio(radius: float, distance: int, hidden: int = 8, steps: int = 4
     return (states[-1 - distance].grad.norm() / states[-1].grad.norm()).item()
 
 
-def _ratio_hint(answers: list[tuple[float, int, float]]) -> str:
-    mistakes = [
-        (lambda r, k: r * k, "The factors multiply: one factor of the radius per step, r**k."),
-        (lambda r, k: r ** (k + 1), "Off by one: at distance 0 (h_T itself) the ratio is 1."),
-        (lambda r, k: r ** (k - 1), "Off by one: at distance 1 there is exactly one factor."),
-        (
-            lambda r, k: r ** (-k),
-            "Inverted: a radius below 1 makes the gradient *shrink* going back in time.",
-        ),
-        (lambda r, k: math.exp(-k * r), "The decay is geometric in k with ratio r, not exp(-k r)."),
-    ]
-    for formula, hint in mistakes:
-        try:
-            if all(math.isclose(formula(r, k), got, rel_tol=1e-6) for r, k, got in answers):
-                return hint
-        except (OverflowError, ZeroDivisionError):
-            continue
-    return ""
+_RATIO_CASES = [(0.5, 10), (0.9, 40), (1.1, 20), (1.0, 7), (2.0, 1), (0.8, 0), (1.5, 12)]
+
+gradient_norm_ratio = make_checker(
+    Task(
+        name="gradient_norm_ratio",
+        cases=lambda: [case(r, k) for r, k in _RATIO_CASES],
+        reference=measured_ratio,
+        describe=lambda radius, distance: f"for radius {radius} and distance {distance}",
+        compare=Close(atol=0.0, rtol=1e-5),
+        mistakes=[
+            Mistake(
+                "The factors multiply: one factor of the radius per step, r**k.",
+                lambda r, k: r * k,
+            ),
+            Mistake(
+                "Off by one: at distance 0 (h_T itself) the ratio is 1.", lambda r, k: r ** (k + 1)
+            ),
+            Mistake(
+                "Off by one: at distance 1 there is exactly one factor.", lambda r, k: r ** (k - 1)
+            ),
+            Mistake(
+                "Inverted: a radius below 1 makes the gradient *shrink* going back in time.",
+                lambda r, k: r ** (-k),
+            ),
+            Mistake(
+                "The decay is geometric in k with ratio r, not exp(-k r).",
+                lambda r, k: math.exp(-k * r),
+            ),
+        ],
+    ),
+    "Check ``fn(radius, distance) -> float`` against gradients measured with autograd.",
+)
 
 
-@checker
-def gradient_norm_ratio(fn: Any) -> None:
-    """Check ``fn(radius, distance) -> float`` against gradients measured with autograd."""
-    answers = []
-    for radius, distance in _RATIO_CASES:
-        case = f"for radius {radius} and distance {distance}"
-        got = call(fn, "gradient_norm_ratio", case, radius, distance)
-        if isinstance(got, Tensor) and got.numel() == 1:
-            got = got.item()
-        if (
-            isinstance(got, bool)
-            or not isinstance(got, int | float)
-            and not hasattr(got, "__float__")
-        ):
-            raise CheckFailed(f"{case} you returned {got!r:.60}; expected a number")
-        answers.append((radius, distance, float(got)))
-    for radius, distance, got in answers:
-        measured = measured_ratio(radius, distance)
-        if not math.isclose(got, measured, rel_tol=1e-5):
+# Task 4 (chapter 4): clip_grad_norm, g * min(1, max_norm / ||g||) with the global norm ||g||
+
+
+class _Gradients(Close):
+    """A list of tensors, one per gradient, each compared as :class:`Close` compares one."""
+
+    def convert(self, value, expected, case, what="you returned"):
+        if isinstance(value, Tensor) or not isinstance(value, tuple | list):
+            kind = type(value).__name__
             raise CheckFailed(
-                f"for radius {radius} and distance {distance} you predicted {got:.6g}; "
-                f"autograd measures {measured:.6g}"
-                + (f". {hint}" if (hint := _ratio_hint(answers)) else "")
+                f"{case}: {what} a {kind}; expected a list of tensors, one per gradient"
             )
-    passed("gradient_norm_ratio", len(answers))
+        if len(value) != len(expected):
+            raise CheckFailed(f"{case}: {what} {len(value)} tensors; expected {len(expected)}")
+        pairs = enumerate(zip(value, expected, strict=True))
+        return [Close.convert(self, v, e, case, f"as gradient {k} {what}") for k, (v, e) in pairs]
+
+    def same(self, value, expected):
+        return all(Close.same(self, v, e) for v, e in zip(value, expected, strict=True))
+
+    def explain(self, value, expected, case, what="your result"):
+        k = next(k for k in range(len(value)) if not Close.same(self, value[k], expected[k]))
+        return Close.explain(self, value[k], expected[k], f"{case}, gradient {k}")
 
 
-# ---------------------------------------------------------------------------------------------
-# Task 4: clip_grad_norm
-
-
-def _clip_cases() -> list[tuple[list[Tensor], float]]:
+def _clip_cases():
     g = torch.Generator().manual_seed(43)
     shapes = [[(3, 4), (4,), (2, 2, 2)], [(5,)], [(3, 3), (3,)], [(2, 6), (1,)]]
     scales = [3.0, 2.0, 0.05, 10.0]  # the third one is already below the threshold
     max_norms = [1.0, 0.5, 1.0, 2.5]
     return [
-        ([torch.randn(s, generator=g) * scale for s in group], max_norm)
+        case([torch.randn(s, generator=g) * scale for s in group], max_norm)
         for group, scale, max_norm in zip(shapes, scales, max_norms, strict=True)
     ]
 
 
 def _clip_reference(grads: list[Tensor], max_norm: float) -> list[Tensor]:
-    params = [torch.zeros_like(t, requires_grad=True) for t in grads]
+    params = [torch.zeros_like(g, requires_grad=True) for g in grads]
     for p, g in zip(params, grads, strict=True):
-        p.grad = g.clone()
+        p.grad = g
     nn.utils.clip_grad_norm_(params, max_norm)
     return [p.grad for p in params]
 
 
-def _clip_hint(result: list[Tensor], grads: list[Tensor], max_norm: float) -> str:
-    total = torch.sqrt(sum((g**2).sum() for g in grads))
-    mistakes = [
-        (
-            [g * min(1.0, max_norm / (g.norm().item() + 1e-6)) for g in grads],
-            "Clip by the *global* norm of all the gradients together, not each one separately.",
+def _norm(grads: list[Tensor]) -> float:
+    return torch.sqrt(sum((g**2).sum() for g in grads)).item()
+
+
+def _describe_clip(grads, max_norm) -> str:
+    shapes = ", ".join(str(tuple(g.shape)) for g in grads)
+    return (
+        f"for gradients of shapes {shapes} (global norm {_norm(grads):.3f}) and max_norm {max_norm}"
+    )
+
+
+def _scaled(grads: list[Tensor], total: float, max_norm: float) -> list[Tensor]:
+    return [g * min(1.0, max_norm / total) for g in grads]
+
+
+clip_grad_norm = make_checker(
+    Task(
+        name="clip_grad_norm",
+        cases=_clip_cases,
+        reference=_clip_reference,
+        describe=_describe_clip,
+        compare=_Gradients(),
+        mistakes=[
+            Mistake(
+                "Clip by the *global* norm of all the gradients together, not each one separately.",
+                lambda grads, m: [g * min(1.0, m / (g.norm().item() + 1e-6)) for g in grads],
+            ),
+            Mistake(
+                "Only rescale when the norm is above max_norm; smaller gradients stay as they are.",
+                lambda grads, m: [g * m / _norm(grads) for g in grads],
+            ),
+            Mistake(
+                "Clipping the norm rescales the whole gradient; it does not clamp each value.",
+                lambda grads, m: [g.clamp(-m, m) for g in grads],
+            ),
+            Mistake(
+                "The global norm is sqrt(sum of squared norms), not the sum of the norms.",
+                lambda grads, m: _scaled(grads, sum(g.norm().item() for g in grads), m),
+            ),
+            Mistake(
+                "The global norm is the square root of the sum of squares.",
+                lambda grads, m: _scaled(grads, _norm(grads) ** 2, m),
+            ),
+        ],
+    ),
+    "Check ``fn(grads, max_norm) -> list of tensors`` against ``nn.utils.clip_grad_norm_``.",
+)
+
+
+# Chapter 5: the LSTM and GRU cells. The weights hold blocks of H rows: i, f, g, o and r, z, n.
+
+
+def _describe_gated(x, h, *weights) -> str:
+    shapes = f"x of shape {tuple(x.shape)} and states of shape {tuple(h.shape)}"
+    return f"for {shapes} (hidden size {h.shape[1]})"
+
+
+def _gated_cases(gates: int, seed: int, with_c: bool):
+    """Cell cases with ``gates`` blocks; the states are non-zero so that every term matters."""
+    g = torch.Generator().manual_seed(seed)
+    cases = []
+    for n, i, k in [(3, 4, 3), (1, 2, 5), (4, 3, 2), (2, 5, 4)]:  # k: the hidden size
+        x, h, c = _randn(g, (n, i), (n, k), (n, k))
+        weights = _randn(g, (gates * k, i), (gates * k, k), (gates * k,), (gates * k,))
+        cases.append(case(x, h, c, *weights) if with_c else case(x, h, *weights))
+    return cases
+
+
+def _lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, order="ifgo", swap=False, tanh_c=True, act=torch.tanh):
+    """The LSTM step, with its blocks read in ``order`` and one typical mistake switched on."""
+    blocks = dict(zip(order, _pre(x, h, w_ih, w_hh, b_ih, b_hh).chunk(4, 1), strict=True))
+    i, f, o = (torch.sigmoid(blocks[k]) for k in "ifo")
+    g = act(blocks["g"])
+    c_next = f * g + i * c if swap else f * c + i * g
+    return o * (torch.tanh(c_next) if tanh_c else c_next), c_next
+
+
+lstm_cell = make_checker(
+    Task(
+        name="lstm_cell",
+        cases=lambda: _gated_cases(4, seed=50, with_c=True),
+        reference=lambda x, h, c, *w: _torch_cell(
+            nn.LSTMCell(x.shape[1], h.shape[1]), x, (h, c), *w
         ),
-        (
-            [g * max_norm / total for g in grads],
-            "Only rescale when the norm is above max_norm; smaller gradients stay as they are.",
+        describe=_describe_gated,
+        compare=Parts(**{"h'": Close(), "c'": Close()}),
+        mistakes=[
+            Mistake(
+                "Your forget and input gates are swapped (erratum E3): the forget gate f "
+                "multiplies the old cell state, c' = f * c + i * g, and the input gate i "
+                "multiplies the candidate g.",
+                partial(_lstm, swap=True),
+            ),
+            Mistake(
+                "You return (c', h'); return the pair in the order (h', c').",
+                lambda *a: _lstm(*a)[::-1],
+            ),
+            Mistake(
+                "The output is h' = o * tanh(c'): apply tanh to the new cell state.",
+                partial(_lstm, tanh_c=False),
+            ),
+            Mistake(
+                "The candidate g uses tanh (values in -1..1); only i, f and o are sigmoids.",
+                partial(_lstm, act=torch.sigmoid),
+            ),
+            *[
+                Mistake(
+                    f"You read the four blocks in the order {', '.join(order)}. PyTorch stacks "
+                    "them as i, f, g, o: rows 0:H input gate, H:2H forget gate, 2H:3H "
+                    "candidate, 3H:4H output gate.",
+                    partial(_lstm, order=order),
+                )
+                for order in map("".join, itertools.permutations("ifgo"))
+                if order not in ("ifgo", "figo")  # f, i, g, o is the swap of erratum E3
+            ],
+        ],
+    ),
+    "Check ``fn(x, h, c, w_ih, w_hh, b_ih, b_hh) -> (h', c')`` against ``nn.LSTMCell``.",
+)
+
+
+def _gru(x, h, w_ih, w_hh, b_ih, b_hh, order="rzn", swap_z=False, reset="after"):
+    """The GRU step, with its blocks read in ``order`` and one typical mistake switched on."""
+    xs = dict(zip(order, (x @ w_ih.T + b_ih).chunk(3, 1), strict=True))
+    ws = dict(zip(order, w_hh.chunk(3, 0), strict=True))
+    bs = dict(zip(order, b_hh.chunk(3), strict=True))
+    r = torch.sigmoid(xs["r"] + h @ ws["r"].T + bs["r"])
+    z = torch.sigmoid(xs["z"] + h @ ws["z"].T + bs["z"])
+    hidden = {
+        "after": lambda: r * (h @ ws["n"].T + bs["n"]),
+        "before": lambda: (r * h) @ ws["n"].T + bs["n"],
+        "without bias": lambda: r * (h @ ws["n"].T) + bs["n"],
+    }[reset]()
+    n = torch.tanh(xs["n"] + hidden)
+    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
+
+
+gru_cell = make_checker(
+    Task(
+        name="gru_cell",
+        cases=lambda: _gated_cases(3, seed=51, with_c=False),
+        reference=lambda x, h, *w: _torch_cell(nn.GRUCell(x.shape[1], h.shape[1]), x, h, *w),
+        describe=_describe_gated,
+        mistakes=[
+            Mistake(
+                "z weights the *old* state in PyTorch: h' = (1 - z) * n + z * h.",
+                partial(_gru, swap_z=True),
+            ),
+            Mistake(
+                "PyTorch applies the reset gate after the product, bias included: "
+                "n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), not W_hn (r * h).",
+                partial(_gru, reset="before"),
+            ),
+            Mistake(
+                "The reset gate multiplies b_hn too: r * (W_hn h + b_hn).",
+                partial(_gru, reset="without bias"),
+            ),
+            *[
+                Mistake(
+                    f"You read the three blocks in the order {', '.join(order)}. PyTorch stacks "
+                    "them as r, z, n: rows 0:H reset gate, H:2H update gate, 2H:3H candidate.",
+                    partial(_gru, order=order),
+                )
+                for order in map("".join, itertools.permutations("rzn"))
+                if order != "rzn"
+            ],
+        ],
+        shape_hint=lambda *a: "The new state has shape (N, H).",
+    ),
+    "Check ``fn(x, h, w_ih, w_hh, b_ih, b_hh) -> h'`` against ``nn.GRUCell``.",
+)
+
+
+# lstm_parameter_count: 4H (I + H) + 2 * 4H for the first layer, with I = H for the next ones
+
+
+def _count(i, h, num_layers=1, bias=True, gates=4, biases=2, deep=True):
+    inputs = [i] + [h if deep else i] * (num_layers - 1)
+    return sum(gates * h * (n + h) + gates * h * biases * bias for n in inputs)
+
+
+lstm_parameter_count = make_checker(
+    Task(
+        name="lstm_parameter_count",
+        cases=lambda: [
+            case(i, h, num_layers=layers, bias=bias)
+            for i, h, layers, bias in [
+                (10, 20, 1, True),
+                (3, 7, 2, True),
+                (32, 16, 3, True),
+                (5, 5, 1, False),
+                (1, 64, 2, False),
+                (100, 8, 1, True),
+            ]
+        ],
+        reference=lambda i, h, num_layers, bias: sum(
+            p.numel() for p in nn.LSTM(i, h, num_layers=num_layers, bias=bias).parameters()
         ),
-        (
-            [g.clamp(-max_norm, max_norm) for g in grads],
-            "Clipping the norm rescales the whole gradient; it does not clamp each value.",
+        describe=lambda i, h, num_layers, bias: (
+            f"for nn.LSTM({i}, {h}, num_layers={num_layers}, bias={bias})"
         ),
-        (
-            [g * min(1.0, max_norm / sum(t.norm() for t in grads).item()) for g in grads],
-            "The global norm is sqrt(sum of squared norms), not the sum of the norms.",
-        ),
-        (
-            [g * min(1.0, max_norm / (total**2).item()) for g in grads],
-            "The global norm is the square root of the sum of squares.",
-        ),
-    ]
-    for candidate, hint in mistakes:
-        if all(_same(r, c) for r, c in zip(result, candidate, strict=True)):
-            return hint
+        compare=Exact(),
+        mistakes=[
+            Mistake(
+                "An LSTM has four blocks of weights (i, f, g, o), each of size H.",
+                partial(_count, gates=1),
+            ),
+            Mistake(
+                "PyTorch keeps two bias vectors per layer, bias_ih and bias_hh.",
+                partial(_count, biases=1),
+            ),
+            Mistake(
+                "Layers after the first read the previous layer's output (size H).",
+                partial(_count, deep=False),
+            ),
+            Mistake(
+                "With bias=False there are no bias parameters.",
+                lambda i, h, num_layers, bias: _count(i, h, num_layers, True),
+            ),
+            Mistake(
+                "Count the biases: two vectors of 4H per layer.",
+                lambda i, h, num_layers, bias: _count(i, h, num_layers, False),
+            ),
+            Mistake(
+                "That is a GRU's count: an LSTM has four blocks, not three.",
+                partial(_count, gates=3),
+            ),
+        ],
+    ),
+    "Check ``fn(input_size, hidden_size, num_layers, bias) -> int`` against ``nn.LSTM``.",
+)
+
+
+# memory_bias (custom: judged by running an LSTM for 100 steps)
+
+_STEPS = 100
+_TOLERANCE = 0.1
+
+
+def memory_run(bias: Tensor, hidden: int, seed: int = 52) -> tuple[Tensor, Tensor]:
+    """``(c_0, c_T)`` of an LSTM with small random weights, ``bias_ih = bias``, ``bias_hh = 0``.
+
+    The input has 3 features of standard deviation 1 for ``_STEPS`` steps; the weights have
+    standard deviation 0.05; the initial cell state is uniform in (-1, 1), the hidden state 0.
+    """
+    g = torch.Generator().manual_seed(seed)
+    lstm = nn.LSTM(3, hidden, batch_first=True)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(0.05 * torch.randn(4 * hidden, 3, generator=g))
+        lstm.weight_hh_l0.copy_(0.05 * torch.randn(4 * hidden, hidden, generator=g))
+        lstm.bias_ih_l0.copy_(bias)
+        lstm.bias_hh_l0.zero_()
+        x = torch.randn(8, _STEPS, 3, generator=g)
+        c0 = torch.rand(1, 8, hidden, generator=g) * 2 - 1
+        _, (_, c_n) = lstm(x, (torch.zeros(1, 8, hidden), c0))
+    return c0[0], c_n[0]
+
+
+def _memory_hint(bias: Tensor) -> str:
+    i, f, g, o = (block.mean().item() for block in bias.chunk(4))
+    keep = torch.sigmoid(torch.tensor(f)).item() ** _STEPS  # what the forget gate keeps
+    if i > 3 and f < 0:
+        return (
+            "You opened the input gate (block 0:H) and closed the forget gate (block H:2H): that "
+            "is erratum E3's swap. In PyTorch's order i, f, g, o, the forget gate is the second "
+            "block, and it must be open (large positive bias) to keep c."
+        )
+    if f < 3 and max(g, o) > 3:
+        return (
+            "The large positive bias is in the wrong block: the order is i (0:H), f (H:2H), "
+            "g (2H:3H), o (3H:4H); the forget gate is the second block."
+        )
+    if keep < 0.95:
+        return (
+            f"The forget gate does not stay open enough: with a bias of {f:.1f} it keeps "
+            f"sigmoid({f:.1f})**{_STEPS} = {keep:.2g} of the memory after {_STEPS} steps. "
+            "Use a much larger bias."
+        )
+    if torch.sigmoid(torch.tensor(i)).item() * _STEPS > 0.02:
+        return (
+            "The forget gate keeps the memory, but the input gate still lets the candidates in, "
+            "and they add up over the steps: close it with a large negative bias (block 0:H)."
+        )
     return ""
 
 
 @checker
-def clip_grad_norm(fn: Any) -> None:
-    """Check ``fn(grads, max_norm) -> list of tensors`` against ``nn.utils.clip_grad_norm_``."""
-    cases = _clip_cases()
-    for grads, max_norm in cases:
-        total = torch.sqrt(sum((g**2).sum() for g in grads)).item()
-        shapes = ", ".join(str(tuple(g.shape)) for g in grads)
-        case = f"for gradients of shapes {shapes} (global norm {total:.3f}) and max_norm {max_norm}"
-        got = call(fn, "clip_grad_norm", case, [g.clone() for g in grads], max_norm)
-        if isinstance(got, Tensor) or not isinstance(got, tuple | list):
+def memory_bias(fn: Any) -> None:
+    """Check ``fn(hidden_size) -> (4*hidden_size,)`` biases that make an LSTM keep its memory."""
+    sizes = [1, 4, 8]
+    for hidden in sizes:
+        where = f"for hidden_size {hidden}"
+        bias = as_tensor(call(fn, "memory_bias", where, hidden), where)
+        if tuple(bias.shape) != (4 * hidden,):
             raise CheckFailed(
-                f"{case} you returned a {type(got).__name__}; expected a list of tensors, "
-                "one per gradient"
+                f"{where}: your bias has shape {tuple(bias.shape)}, expected {(4 * hidden,)}. "
+                "One bias per row of weight_ih_l0: four blocks (i, f, g, o) of hidden_size each."
             )
-        if len(got) != len(grads):
-            raise CheckFailed(f"{case} you returned {len(got)} tensors; expected {len(grads)}")
-        got = [as_tensor(t, case, f"as gradient {k} you returned") for k, t in enumerate(got)]
-        expected = _clip_reference(grads, max_norm)
-        hint = _clip_hint(got, grads, max_norm)
-        for k, (result, reference) in enumerate(zip(got, expected, strict=True)):
-            expect_shape(result, reference.shape, f"{case}, gradient {k}")
-            expect_close(result, reference, f"{case}, gradient {k}", hint)
-    passed("clip_grad_norm", len(cases))
+        bias = bias.detach().float().cpu()
+        if not torch.isfinite(bias).all():
+            raise CheckFailed(f"{where}: your bias contains NaN or infinity")
+        c0, c_n = memory_run(bias, hidden)
+        error = (c_n - c0).abs().max().item()
+        if error > _TOLERANCE:
+            hint = _memory_hint(bias)
+            raise CheckFailed(
+                f"{where}: after {_STEPS} steps the cell state moved by up to {error:.3f} from "
+                f"its initial value (at most {_TOLERANCE} allowed)" + (f". {hint}" if hint else "")
+            )
+    passed("memory_bias", len(sizes))

@@ -1,8 +1,10 @@
-"""Checkers for the text exercises (exercises/06_text.md)."""
+"""Checkers for the text exercises (exercises/06_text.md), on ``mmcourse.text``."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -11,17 +13,19 @@ from torch import Tensor
 
 from mmcourse.check._core import (
     CheckFailed,
-    as_tensor,
+    Close,
+    Mistake,
+    Parts,
+    Task,
     call,
+    case,
     checker,
-    expect_close,
-    expect_shape,
+    make_checker,
     passed,
+    run,
 )
-from mmcourse.check.rnn import _same
 
-# ---------------------------------------------------------------------------------------------
-# Task 1: build_vocabulary
+# Task 1: build_vocabulary (custom: any order of the tokens is right)
 
 _VOCAB_CASES = [
     (["the number seven", "seven minus two", "The digit Two"], 1),
@@ -35,16 +39,16 @@ _VOCAB_CASES = [
 def build_vocabulary(fn: Any) -> None:
     """Check ``fn(texts, min_count) -> dict`` token -> id with <pad> 0, <unk> 1, ids contiguous."""
     for texts, min_count in _VOCAB_CASES:
-        case = f"for texts {texts} and min_count {min_count}"
-        vocab = call(fn, "build_vocabulary", case, list(texts), min_count=min_count)
+        where = f"for texts {texts} and min_count {min_count}"
+        vocab = call(fn, "build_vocabulary", where, list(texts), min_count=min_count)
         if not isinstance(vocab, dict):
-            raise CheckFailed(f"{case} you returned a {type(vocab).__name__}; expected a dict")
+            raise CheckFailed(f"{where}: you returned a {type(vocab).__name__}; expected a dict")
         bad_keys = [k for k in vocab if not isinstance(k, str)]
         if bad_keys:
-            raise CheckFailed(f"{case}: every key must be a token (str), got {bad_keys[0]!r}")
+            raise CheckFailed(f"{where}: every key must be a token (str), got {bad_keys[0]!r}")
         if vocab.get("<pad>") != 0 or vocab.get("<unk>") != 1:
             raise CheckFailed(
-                f"{case}: you map <pad> to {vocab.get('<pad>')!r} and <unk> to "
+                f"{where}: you map <pad> to {vocab.get('<pad>')!r} and <unk> to "
                 f"{vocab.get('<unk>')!r}; reserve id 0 for '<pad>' and id 1 for '<unk>', and "
                 "give the words ids from 2 on"
             )
@@ -54,37 +58,90 @@ def build_vocabulary(fn: Any) -> None:
         upper = sorted(w for w in words if w != w.lower())
         if upper:
             raise CheckFailed(
-                f"{case}: your vocabulary contains {upper[0]!r}; lowercase the texts first "
+                f"{where}: your vocabulary contains {upper[0]!r}; lowercase the texts first "
                 "(text.lower().split())"
             )
         missing = sorted(wanted - words)
         if missing:
             raise CheckFailed(
-                f"{case}: {missing[0]!r} appears {counts[missing[0]]} time(s) but is not in your "
-                "vocabulary"
+                f"{where}: {missing[0]!r} appears {counts[missing[0]]} time(s) but is not in "
+                "your vocabulary"
             )
         extra = sorted(words - wanted)
         if extra:
             seen = counts.get(extra[0], 0)
+            rare = f"; leave out tokens seen fewer than min_count={min_count} times"
             raise CheckFailed(
-                f"{case}: {extra[0]!r} is in your vocabulary but appears {seen} time(s)"
-                + (
-                    f"; leave out tokens seen fewer than min_count={min_count} times"
-                    if 0 < seen < min_count
-                    else ""
-                )
+                f"{where}: {extra[0]!r} is in your vocabulary but appears {seen} time(s)"
+                + (rare if 0 < seen < min_count else "")
             )
         ids = sorted(vocab.values()) if all(isinstance(v, int) for v in vocab.values()) else None
         if ids != list(range(len(vocab))):
             raise CheckFailed(
-                f"{case}: the ids must be the ints 0 .. {len(vocab) - 1}, each used once; "
+                f"{where}: the ids must be the ints 0 .. {len(vocab) - 1}, each used once; "
                 f"you use {sorted(vocab.values(), key=str)}"
             )
     passed("build_vocabulary", len(_VOCAB_CASES))
 
 
-# ---------------------------------------------------------------------------------------------
+def _error_hints(*hints: tuple[tuple[str, ...], str]) -> Callable:
+    """Add to the report of an exception in the learner's code the hint of the first
+    ``(words, hint)`` one of whose words is in the exception's message."""
+
+    def decorate(check: Callable) -> Callable:
+        @functools.wraps(check)
+        def wrapper(fn: Any) -> None:
+            __tracebackhide__ = True  # noqa: F841
+            try:
+                check(fn)
+            except CheckFailed as failure:
+                message = str(failure)
+                if f"your {check.__name__} raised" in message:
+                    found = (hint for words, hint in hints if any(w in message for w in words))
+                    message += next(found, "")
+                raise CheckFailed(message) from None
+
+        return wrapper
+
+    return decorate
+
+
 # Task 2: pad_batch
+
+
+class _Ids:
+    """A tensor of ids (or lengths) that must equal the expected one exactly."""
+
+    def __init__(self, noun: str, shape_hint: str, long: bool = False) -> None:
+        self.noun, self.shape_hint, self.long = noun, shape_hint, long
+
+    def convert(self, value: Any, expected: Tensor, where: str, what: str = "") -> Tensor:
+        value = Close().convert(value, expected, where, f"as the {self.noun} you returned")
+        if self.long and value.dtype != torch.long:
+            raise CheckFailed(
+                f"{where}: your {self.noun} has dtype {value.dtype}; token ids must be "
+                "torch.long (int64), which nn.Embedding requires"
+            )
+        return value
+
+    def same(self, value: Tensor, expected: Tensor) -> bool:
+        return value.shape == expected.shape and torch.equal(value.double(), expected.double())
+
+    def explain(self, value: Tensor, expected: Tensor, where: str, what: str = "") -> str:
+        if value.shape != expected.shape:
+            shapes = f"{tuple(value.shape)}, expected {tuple(expected.shape)}"
+            return f"{where}: your {self.noun} has shape {shapes}. {self.shape_hint}"
+        return f"{where}: your {self.noun}:\n{value.tolist()}\nexpected\n{expected.tolist()}"
+
+
+def _pad(sequences: list[list[int]], value: int = 0, left: bool = False) -> tuple[Tensor, Tensor]:
+    lengths = torch.tensor([len(s) for s in sequences])
+    padded = torch.full((len(sequences), int(lengths.max())), value)
+    for n, s in enumerate(sequences):
+        start = padded.shape[1] - len(s) if left else 0
+        padded[n, start : start + len(s)] = torch.tensor(s)
+    return padded, lengths
+
 
 _PAD_CASES = [
     [[5, 3, 8], [2], [7, 7]],
@@ -93,195 +150,171 @@ _PAD_CASES = [
     [[3, 4], [5, 6], [7, 8, 9, 10]],
 ]
 
-
-def _pad_reference(sequences: list[list[int]]) -> tuple[Tensor, Tensor]:
-    lengths = torch.tensor([len(s) for s in sequences])
-    padded = torch.zeros(len(sequences), int(lengths.max()), dtype=torch.long)
-    for k, s in enumerate(sequences):
-        padded[k, : len(s)] = torch.tensor(s)
-    return padded, lengths
-
-
-@checker
-def pad_batch(fn: Any) -> None:
-    """Check ``fn(sequences) -> (padded (N, T) long, lengths (N,) long)``."""
-    for sequences in _PAD_CASES:
-        case = f"for the sequences {sequences}"
-        got = call(fn, "pad_batch", case, [list(s) for s in sequences])
-        if not isinstance(got, tuple | list) or len(got) != 2:
-            raise CheckFailed(f"{case} you returned {got!r:.80}; expected (padded, lengths)")
-        padded = as_tensor(got[0], case, "as the padded batch you returned")
-        lengths = as_tensor(got[1], case, "as the lengths you returned")
-        expected, expected_lengths = _pad_reference(sequences)
-        expect_shape(
-            padded,
-            expected.shape,
-            case,
-            "One row per sequence, as long as the longest sequence: (N, max length).",
-        )
-        if padded.dtype != torch.long:
-            raise CheckFailed(
-                f"{case}: your padded batch has dtype {padded.dtype}; token ids must be "
-                "torch.long (int64), which nn.Embedding requires"
-            )
-        if not torch.equal(padded.cpu(), expected):
-            hint = ""
-            left = torch.stack(
-                [F.pad(torch.tensor(s), (expected.shape[1] - len(s), 0)) for s in sequences]
-            )
-            if torch.equal(padded.cpu(), left):
-                hint = " Pad at the end: the tokens start at position 0, the padding follows."
-            elif torch.equal(padded.cpu().masked_fill(expected == 0, 0), expected):
-                hint = " Fill the padding with 0, the id of <pad>."
-            raise CheckFailed(
-                f"{case}: your padded batch is\n{padded.tolist()}\nexpected\n{expected.tolist()}."
-                + hint
-            )
-        expect_shape(lengths, expected_lengths.shape, case, "One length per sequence.")
-        if not torch.equal(lengths.cpu().long(), expected_lengths):
-            hint = ""
-            if (lengths == expected.shape[1]).all():
-                hint = " The lengths are the true lengths before padding, not the padded length."
-            raise CheckFailed(
-                f"{case}: your lengths are {lengths.tolist()}, expected "
-                f"{expected_lengths.tolist()}." + hint
-            )
-    passed("pad_batch", len(_PAD_CASES))
+pad_batch = make_checker(
+    Task(
+        name="pad_batch",
+        cases=lambda: [case(s) for s in _PAD_CASES],
+        reference=_pad,
+        describe=lambda s: f"for the sequences {s}",
+        compare=Parts(
+            padded=_Ids(
+                "padded batch",
+                "One row per sequence, as long as the longest sequence: (N, max length).",
+                long=True,
+            ),
+            lengths=_Ids("lengths", "One length per sequence."),
+        ),
+        mistakes=[
+            Mistake(
+                "Pad at the end: the tokens start at position 0, the padding follows.",
+                lambda s: _pad(s, left=True),
+            ),
+            Mistake("Fill the padding with 0, the id of <pad>.", lambda s: _pad(s, value=1)),
+            Mistake(
+                "The lengths are the true lengths before padding, not the padded length.",
+                lambda s: (_pad(s)[0], torch.full((len(s),), max(map(len, s)))),
+            ),
+        ],
+    ),
+    "Check ``fn(sequences) -> (padded (N, T) long, lengths (N,) long)``.",
+)
 
 
-# ---------------------------------------------------------------------------------------------
-# Task 3: embed_one_hot
+# Task 3: embed_one_hot (a gradient must reach the weight; the values as a Task)
 
 
-def _embed_cases() -> list[tuple[Tensor, Tensor]]:
+def _embed_cases() -> list:
     g = torch.Generator().manual_seed(60)
     cases = []
     for n, t, v, d in [(2, 3, 7, 4), (1, 5, 10, 3), (3, 2, 6, 6)]:
         ids = torch.randint(0, v, (n, t), generator=g)
         ids[0, 0] = 0  # the padding id occurs
         ids[-1, -1] = v - 2  # ids do not reach the last row: V is not ids.max() + 1
-        cases.append((ids, torch.randn(v, d, generator=g)))
+        cases.append(case(ids, torch.randn(v, d, generator=g)))
     return cases
 
 
+_embed_task = Task(
+    name="embed_one_hot",
+    cases=_embed_cases,
+    reference=F.embedding,
+    describe=lambda ids, w: (
+        f"for ids of shape {tuple(ids.shape)} and a weight of shape {tuple(w.shape)}"
+    ),
+    mistakes=[
+        Mistake(
+            "You return the one-hot vectors (N, T, V); multiply them by the weight to get the "
+            "embeddings (N, T, D).",
+            lambda ids, w: F.one_hot(ids, w.shape[0]).float(),
+        ),
+        Mistake(
+            "Row v of the weight is the vector of token v; ids start at 0.",
+            lambda ids, w: F.embedding((ids - 1).clamp(min=0), w),
+        ),
+    ],
+    shape_hint=lambda ids, w: "The embeddings have shape (N, T, D).",
+)
+
+
+@_error_hints(
+    (
+        ("Long", "dtype"),
+        ". F.one_hot returns integers: convert it with .float() before the product.",
+    ),
+    (
+        ("shape", "size"),
+        ". The one-hot vectors need one entry per row of the weight: "
+        "F.one_hot(ids, num_classes=weight.shape[0]) has shape (N, T, V), and "
+        "(N, T, V) @ (V, D) is (N, T, D).",
+    ),
+)
 @checker
 def embed_one_hot(fn: Any) -> None:
     """Check ``fn(ids (N, T), weight (V, D)) -> (N, T, D)`` against ``F.embedding``."""
-    cases = _embed_cases()
-    for ids, weight in cases:
-        case = f"for ids of shape {tuple(ids.shape)} and a weight of shape {tuple(weight.shape)}"
-        w = weight.clone().requires_grad_()
-        try:
-            result = call(fn, "embed_one_hot", case, ids.clone(), w)
-        except CheckFailed as failure:
-            message = str(failure)
-            if "Long" in message or "dtype" in message:
-                message += (
-                    ". F.one_hot returns integers: convert it with .float() before the product."
-                )
-            elif "shape" in message or "size" in message:
-                message += (
-                    ". The one-hot vectors need one entry per row of the weight: "
-                    "F.one_hot(ids, num_classes=weight.shape[0]) has shape (N, T, V), and "
-                    "(N, T, V) @ (V, D) is (N, T, D)."
-                )
-            raise CheckFailed(message) from None
-        result = as_tensor(result, case)
-        expected = F.embedding(ids, weight)
-        one_hot = F.one_hot(ids, weight.shape[0]).float()
-        if tuple(result.shape) == tuple(one_hot.shape) and tuple(one_hot.shape) != tuple(
-            expected.shape
-        ):
-            raise CheckFailed(
-                f"{case}: you return the one-hot vectors {tuple(one_hot.shape)}; multiply them "
-                f"by the weight to get the embeddings {tuple(expected.shape)}"
-            )
-        expect_shape(result, expected.shape, case, "The embeddings have shape (N, T, D).")
-        hint = ""
-        if _same(result, F.embedding((ids - 1).clamp(min=0), weight)):
-            hint = "Row v of the weight is the vector of token v; ids start at 0."
-        expect_close(result, expected, case, hint)
-        if not result.requires_grad:
-            raise CheckFailed(
-                f"{case}: your result does not depend on the weight through autograd (no "
-                "gradient would reach the embedding table); compute it from `weight`, without "
-                ".detach(), .numpy() or torch.tensor(...)"
-            )
-    passed("embed_one_hot", len(cases))
+    ids, weight = _embed_cases()[0].args
+    where = _embed_task.describe(ids, weight)
+    result = call(fn, "embed_one_hot", where, ids.clone(), weight.clone().requires_grad_())
+    expected = F.embedding(ids, weight)
+    right = isinstance(result, Tensor) and result.device == expected.device
+    if right and Close().same(result.detach(), expected) and not result.requires_grad:
+        raise CheckFailed(
+            f"{where}: your result does not depend on the weight through autograd (no "
+            "gradient would reach the embedding table); compute it from `weight`, without "
+            ".detach(), .numpy() or torch.tensor(...)"
+        )
+    run(_embed_task, fn)
 
 
-# ---------------------------------------------------------------------------------------------
+embed_one_hot.task = _embed_task  # type: ignore[attr-defined] (read by the tests)
+
+
 # Tasks 4 and 5: masked_mean and last_state
 
 
-def _sequence_cases() -> list[tuple[Tensor, Tensor]]:
+def _sequence_cases() -> list:
     """``(values (N, T, D), lengths (N,))``; the padded positions hold garbage on purpose."""
     g = torch.Generator().manual_seed(61)
     cases = []
     for lengths in ([3, 1, 2], [4, 4], [1], [2, 5, 3, 1]):
         lengths = torch.tensor(lengths)
-        n, t = len(lengths), int(lengths.max())
-        cases.append((torch.randn(n, t, 3, generator=g), lengths))
+        cases.append(case(torch.randn(len(lengths), int(lengths.max()), 3, generator=g), lengths))
     return cases
 
 
-def _mask(lengths: Tensor, t: int, shift: int = 0) -> Tensor:
-    return (torch.arange(t)[None, :] < (lengths[:, None] + shift)).float()
+def _masked_sum(values: Tensor, lengths: Tensor, shift: int = 0) -> Tensor:
+    mask = torch.arange(values.shape[1])[None, :] < lengths[:, None] + shift
+    return (values * mask[..., None]).sum(1)
 
 
-@checker
-def masked_mean(fn: Any) -> None:
-    """Check ``fn(embedded (N, T, D), lengths (N,)) -> (N, D)``: the mean over real tokens."""
-    cases = _sequence_cases()
-    for values, lengths in cases:
-        case = f"for embeddings of shape {tuple(values.shape)} and lengths {lengths.tolist()}"
-        result = as_tensor(call(fn, "masked_mean", case, values.clone(), lengths.clone()), case)
-        t = values.shape[1]
-        mask = _mask(lengths, t)[..., None]
-        expected = (values * mask).sum(1) / lengths[:, None]
-        expect_shape(result, expected.shape, case, "One vector per sequence: (N, D).")
-        hint = ""
-        candidates = [
-            (values.mean(1), "Do not average over the padding: only the first lengths[n] steps."),
-            ((values * mask).sum(1), "Divide the sum by each sequence's length."),
-            ((values * mask).sum(1) / t, "Divide by the sequence's own length, not by T."),
-            (
-                (values * _mask(lengths, t, 1)[..., None]).sum(1) / (lengths[:, None] + 1),
-                "Off by one: the real tokens are positions 0 .. lengths[n] - 1.",
+masked_mean = make_checker(
+    Task(
+        name="masked_mean",
+        cases=_sequence_cases,
+        reference=lambda v, n: _masked_sum(v, n) / n[:, None],
+        describe=lambda v, n: f"for embeddings of shape {tuple(v.shape)} and lengths {n.tolist()}",
+        mistakes=[
+            Mistake(
+                "Do not average over the padding: only the first lengths[n] steps.",
+                lambda v, n: v.mean(1),
             ),
-        ]
-        for candidate, text in candidates:
-            if _same(result, candidate) and not _same(candidate, expected):
-                hint = text
-                break
-        expect_close(result, expected, case, hint)
-    passed("masked_mean", len(cases))
+            Mistake("Divide the sum by each sequence's length.", _masked_sum),
+            Mistake(
+                "Divide by the sequence's own length, not by T.",
+                lambda v, n: _masked_sum(v, n) / v.shape[1],
+            ),
+            Mistake(
+                "Off by one: the real tokens are positions 0 .. lengths[n] - 1.",
+                lambda v, n: _masked_sum(v, n, 1) / (n[:, None] + 1),
+            ),
+        ],
+        shape_hint=lambda v, n: "One vector per sequence: (N, D).",
+    ),
+    "Check ``fn(embedded (N, T, D), lengths (N,)) -> (N, D)``: the mean over real tokens.",
+)
 
-
-@checker
-def last_state(fn: Any) -> None:
-    """Check ``fn(outputs (N, T, H), lengths (N,)) -> (N, H)``: each sequence's last real step."""
-    cases = _sequence_cases()
-    for outputs, lengths in cases:
-        case = f"for outputs of shape {tuple(outputs.shape)} and lengths {lengths.tolist()}"
-        try:
-            result = call(fn, "last_state", case, outputs.clone(), lengths.clone())
-        except CheckFailed as failure:
-            message = str(failure)
-            if "out of bounds" in message:
-                message += ". The real steps of sequence n are 0 .. lengths[n] - 1."
-            raise CheckFailed(message) from None
-        result = as_tensor(result, case)
-        rows = torch.arange(len(lengths))
-        expected = outputs[rows, lengths - 1]
-        expect_shape(result, expected.shape, case, "One vector per sequence: (N, H).")
-        hint = ""
-        if _same(result, outputs[:, -1]) and not _same(outputs[:, -1], expected):
-            hint = (
-                "outputs[:, -1] is padding for the shorter sequences: take step lengths[n] - 1 "
-                "of sequence n."
-            )
-        elif _same(result, outputs[:, 0]) and not _same(outputs[:, 0], expected):
-            hint = "That is the first step; the last real step of sequence n is lengths[n] - 1."
-        expect_close(result, expected, case, hint)
-    passed("last_state", len(cases))
+_last_task = Task(
+    name="last_state",
+    cases=_sequence_cases,
+    reference=lambda o, n: o[torch.arange(len(n)), n - 1],
+    describe=lambda o, n: f"for outputs of shape {tuple(o.shape)} and lengths {n.tolist()}",
+    mistakes=[
+        Mistake(
+            "outputs[:, -1] is padding for the shorter sequences: take step lengths[n] - 1 "
+            "of sequence n.",
+            lambda o, n: o[:, -1],
+        ),
+        Mistake(
+            "That is the first step; the last real step of sequence n is lengths[n] - 1.",
+            lambda o, n: o[:, 0],
+        ),
+    ],
+    shape_hint=lambda o, n: "One vector per sequence: (N, H).",
+)
+last_state = _error_hints(
+    (("out of bounds",), ". The real steps of sequence n are 0 .. lengths[n] - 1.")
+)(
+    make_checker(
+        _last_task,
+        "Check ``fn(outputs (N, T, H), lengths (N,)) -> (N, H)``: each sequence's last real step.",
+    )
+)
