@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from mmcourse.validate import check_int, check_pair, check_shape, check_tensor
+
 IntOrPair = int | Sequence[int]
 
 __all__ = [
@@ -33,27 +35,7 @@ __all__ = [
     "conv2d",
     "conv2d_loop",
     "im2col",
-    "pair",
 ]
-
-
-def pair(value: IntOrPair, name: str, minimum: int) -> tuple[int, int]:
-    """Turn an int or a pair of ints into a pair, checking every entry is ``>= minimum``."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints, got bool {value!r}")
-    if isinstance(value, int):
-        values = (value, value)
-    elif (
-        isinstance(value, Sequence)
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        values = (value[0], value[1])
-    else:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(values) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return values
 
 
 def conv_output_size(
@@ -66,17 +48,11 @@ def conv_output_size(
     The dilated kernel spans ``dilation*(kernel_size - 1) + 1`` inputs; it fits
     ``size + 2*padding - span`` steps of one, of which every ``stride``-th is kept.
     """
-    for name, value, minimum in (
-        ("size", size, 1),
-        ("kernel_size", kernel_size, 1),
-        ("stride", stride, 1),
-        ("padding", padding, 0),
-        ("dilation", dilation, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-        if value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    size = check_int(size, "size", 1)
+    kernel_size = check_int(kernel_size, "kernel_size", 1)
+    stride = check_int(stride, "stride", 1)
+    padding = check_int(padding, "padding", 0)
+    dilation = check_int(dilation, "dilation", 1)
     span = dilation * (kernel_size - 1) + 1
     if span > size + 2 * padding:
         raise ValueError(
@@ -89,21 +65,21 @@ def conv_output_size(
 def _check_conv_args(
     x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation
 ) -> tuple[Tensor, bool, tuple[int, int], tuple[int, int], tuple[int, int]]:
-    """Validate the arguments of a 2-D convolution; return a batched input and the pairs."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
-    if x.dim() not in (3, 4):
-        raise ValueError(
-            f"expected a 4-D input (N, C, H, W) or a 3-D input (C, H, W), "
-            f"got {x.dim()}-D input of shape {tuple(x.shape)}"
-        )
-    if weight.dim() != 4:
-        raise ValueError(
-            f"expected a 4-D weight (out_channels, in_channels, kH, kW), "
-            f"got {weight.dim()}-D weight of shape {tuple(weight.shape)}"
-        )
+    """Validate the arguments of a 2-D convolution; return a batched input and the pairs.
+
+    Like ``F.conv2d``, input, weight and bias must share one dtype: an int64 input is not
+    silently promoted by a float64 bias.
+    """
+    check_tensor(x, "input", (3, 4))  # (N, C, H, W) or (C, H, W)
+    check_tensor(weight, "weight", 4)  # (out_channels, in_channels, kH, kW)
+    if bias is not None:
+        check_shape(bias, "bias", (weight.shape[0],))  # one per output channel
+    dtypes = {"input": x.dtype, "weight": weight.dtype}
+    if bias is not None:
+        dtypes["bias"] = bias.dtype
+    if len(set(dtypes.values())) > 1:
+        given = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
+        raise TypeError(f"input, weight and bias must have the same dtype, got {given}")
     unbatched = x.dim() == 3
     if unbatched:
         x = x.unsqueeze(0)
@@ -112,17 +88,9 @@ def _check_conv_args(
             f"input has {x.shape[1]} channels (shape {tuple(x.shape)}) but the weight expects "
             f"{weight.shape[1]} (weight shape {tuple(weight.shape)})"
         )
-    if bias is not None:
-        if not isinstance(bias, Tensor):
-            raise TypeError(f"bias must be a torch.Tensor or None, got {type(bias).__name__}")
-        if tuple(bias.shape) != (weight.shape[0],):
-            raise ValueError(
-                f"expected a bias of shape ({weight.shape[0]},), one per output channel, "
-                f"got shape {tuple(bias.shape)}"
-            )
-    s = pair(stride, "stride", 1)
-    p = pair(padding, "padding", 0)
-    d = pair(dilation, "dilation", 1)
+    s = check_pair(stride, "stride", 1)
+    p = check_pair(padding, "padding", 0)
+    d = check_pair(dilation, "dilation", 1)
     for axis, name in ((0, "height"), (1, "width")):
         size, k = x.shape[2 + axis], weight.shape[2 + axis]
         span = d[axis] * (k - 1) + 1
@@ -148,11 +116,10 @@ def im2col(
     ``(i, j)`` sees, ordered by channel, then kernel row ``u``, then kernel column ``v``:
     ``x[n, c, i*s + u*d - p, j*s + v*d - p]``.
     """
-    if not isinstance(x, Tensor) or x.dim() != 4:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"expected a 4-D input (N, C, H, W), got {shape}")
-    kh, kw = pair(kernel_size, "kernel_size", 1)
-    s, p, d = pair(stride, "stride", 1), pair(padding, "padding", 0), pair(dilation, "dilation", 1)
+    check_tensor(x, "input", 4)  # (N, C, H, W)
+    kh, kw = check_pair(kernel_size, "kernel_size", 1)
+    s, p = check_pair(stride, "stride", 1), check_pair(padding, "padding", 0)
+    d = check_pair(dilation, "dilation", 1)
     n, c, h, w = x.shape
     h_out = conv_output_size(h, kh, s[0], p[0], d[0])
     w_out = conv_output_size(w, kw, s[1], p[1], d[1])

@@ -19,18 +19,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from mmcourse.validate import check_choice, check_int, check_shape, check_tensor
+
 __all__ = ["cross_entropy", "log_softmax", "logsumexp", "softmax"]
 
 
-def _check_logits(logits: Tensor, dim: int) -> None:
-    if not isinstance(logits, Tensor):
-        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
+def _check_logits(logits: Tensor, dim: int) -> int:
+    """Check floating-point logits of at least one dimension; return ``dim`` as an int."""
+    check_tensor(logits, "logits", floating=True)
     if logits.dim() == 0:
         raise ValueError("logits must have at least one dimension, got a 0-d tensor")
-    if not -logits.dim() <= dim < logits.dim():
-        raise ValueError(f"dim {dim} is out of range for a {logits.dim()}-D tensor")
+    return check_int(dim, "dim", -logits.dim(), logits.dim() - 1)
 
 
 def logsumexp(logits: Tensor, dim: int = -1) -> Tensor:
@@ -39,7 +38,7 @@ def logsumexp(logits: Tensor, dim: int = -1) -> Tensor:
     ``m + log(sum_k exp(z_k - m))`` with ``m = max_k z_k``; the shift ``m`` is a constant for
     the gradient (it cancels exactly), so it is detached. The dimension ``dim`` is removed.
     """
-    _check_logits(logits, dim)
+    dim = _check_logits(logits, dim)
     m = logits.detach().amax(dim=dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # a row of -inf stays -inf
     return (m + torch.log(torch.exp(logits - m).sum(dim=dim, keepdim=True))).squeeze(dim)
@@ -64,28 +63,17 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Te
     ``reduction``: ``"mean"`` (the average over the N samples, a 0-d tensor), ``"sum"``, or
     ``"none"`` (the ``(N,)`` per-sample losses).
     """
-    if not isinstance(target, Tensor):
-        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
-    _check_logits(logits, -1)
-    if logits.dim() != 2:
-        raise ValueError(
-            f"expected logits of shape (N, num_classes), got {logits.dim()}-D logits of shape "
-            f"{tuple(logits.shape)}"
-        )
-    if target.is_floating_point() or target.dtype == torch.bool:
+    check_tensor(target, "target")
+    check_tensor(logits, "logits", 2, floating=True)  # (N, num_classes)
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
-    if tuple(target.shape) != (logits.shape[0],):
-        raise ValueError(
-            f"expected a target of shape ({logits.shape[0]},), one class index per row of the "
-            f"logits {tuple(logits.shape)}, got shape {tuple(target.shape)}"
-        )
+    check_shape(target, "target", (logits.shape[0],))  # one class index per row of logits
     if target.numel() and (target.min() < 0 or target.max() >= logits.shape[1]):
         raise ValueError(
             f"target values must be class indices in 0..{logits.shape[1] - 1}, got values from "
             f"{target.min().item()} to {target.max().item()}"
         )
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    check_choice(reduction, "reduction", ("mean", "sum", "none"))
     picked = logits.gather(1, target.long().unsqueeze(1)).squeeze(1)  # z[i, y[i]]
     losses = logsumexp(logits, dim=1) - picked
     if reduction == "none":

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
+from mmcourse.validate import check_int, check_number, check_tensor
+
 if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
     from matplotlib.figure import Figure
 
@@ -25,21 +27,22 @@ def show_images(
     ``symmetric=True`` centers the color scale on zero (for signed feature maps and kernels).
     Returns the matplotlib figure.
     """
-    import matplotlib.pyplot as plt
-
-    images = images.detach().cpu()
+    check_tensor(images, "images", (3, 4))
     if images.dim() == 4:
         if images.shape[1] != 1:
             raise ValueError(
-                f"expected single-channel images (N, 1, H, W), got {tuple(images.shape)}"
+                f"images must be single-channel (N, 1, H, W), got shape {tuple(images.shape)}"
             )
         images = images[:, 0]
-    if images.dim() != 3:
-        raise ValueError(
-            f"expected images of shape (N, H, W) or (N, 1, H, W), got {tuple(images.shape)}"
-        )
     n = images.shape[0]
-    ncols = max(1, min(ncols, n))
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"titles must have one entry per image ({n}), got {len(titles)}")
+    ncols = max(1, min(check_int(ncols, "ncols", 1), n))
+    size = check_number(size, "size", positive=True)
+
+    import matplotlib.pyplot as plt
+
+    images = images.detach().cpu()
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
@@ -64,6 +67,9 @@ def show_images(
 
 def as_grid(images: Tensor, nrow: int = 8, padding: int = 1) -> Tensor:
     """Tile ``(N, 1, H, W)`` images into one ``(H', W')`` image with torchvision's ``make_grid``."""
+    check_tensor(images, "images", 4)
+    check_int(nrow, "nrow", 1)
+    check_int(padding, "padding", 0)
     from torchvision.utils import make_grid
 
     grid = make_grid(images.detach().cpu(), nrow=nrow, padding=padding, pad_value=1.0)

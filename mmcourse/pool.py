@@ -25,17 +25,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mmcourse.conv import IntOrPair, im2col, pair
+from mmcourse.conv import IntOrPair, im2col
+from mmcourse.validate import check_bool, check_int, check_pair, check_tensor
 
 __all__ = ["avg_pool2d", "max_pool2d", "pool_output_size"]
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def pool_output_size(
@@ -58,13 +51,12 @@ def pool_output_size(
     past the padded input, even when the window is longer than it. PyTorch requires
     ``padding <= kernel_size // 2`` and an output of at least one; both raise ``ValueError``.
     """
-    _check_int("size", size, 1)
-    _check_int("kernel_size", kernel_size, 1)
-    stride = kernel_size if stride is None else _check_int("stride", stride, 1)
-    _check_int("padding", padding, 0)
-    _check_int("dilation", dilation, 1)
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__}")
+    size = check_int(size, "size", 1)
+    kernel_size = check_int(kernel_size, "kernel_size", 1)
+    stride = kernel_size if stride is None else check_int(stride, "stride", 1)
+    padding = check_int(padding, "padding", 0)
+    dilation = check_int(dilation, "dilation", 1)
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
     span = dilation * (kernel_size - 1) + 1
     if padding > kernel_size // 2:
         raise ValueError(
@@ -95,15 +87,7 @@ def _prepare(
     ceil_mode: bool,
 ) -> tuple[Tensor, bool, tuple[int, int], tuple[int, int], tuple[int, int]]:
     """Validate a pooling call; return a 4-D input and the kernel, stride and padding pairs."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() not in (3, 4):
-        raise ValueError(
-            f"expected a 4-D input (N, C, H, W) or a 3-D input (C, H, W), "
-            f"got {x.dim()}-D input of shape {tuple(x.shape)}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"expected a floating-point input, got dtype {x.dtype}")
+    check_tensor(x, "input", (3, 4), floating=True)  # (N, C, H, W) or (C, H, W)
     unbatched = x.dim() == 3
     if unbatched:
         x = x.unsqueeze(0)
@@ -112,9 +96,9 @@ def _prepare(
             f"expected non-empty channel, height and width dimensions, got input of shape "
             f"{tuple(x.shape)}"
         )
-    k = pair(kernel_size, "kernel_size", 1)
-    s = k if stride is None else pair(stride, "stride", 1)
-    p = pair(padding, "padding", 0)
+    k = check_pair(kernel_size, "kernel_size", 1)
+    s = k if stride is None else check_pair(stride, "stride", 1)
+    p = check_pair(padding, "padding", 0)
     for axis, name in ((0, "height"), (1, "width")):
         if p[axis] > k[axis] // 2:
             raise ValueError(
@@ -169,8 +153,7 @@ def max_pool2d(
     ``stride=None`` means the kernel size. The gradient of each output goes to the first
     (row-major) position of its window's maximum, as in PyTorch.
     """
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__}")
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
     x, unbatched, k, s, p = _prepare(x, kernel_size, stride, padding, ceil_mode)
     windows, _, _ = _windows(x, k, s, p, ceil_mode, fill=float("-inf"))
     out = windows.max(dim=2).values  # ties: the first maximum, which gets the gradient
@@ -209,9 +192,8 @@ def avg_pool2d(
     ``kH*kW``, but a ``ceil_mode`` window that runs past the padding divides by less), and the
     number inside the input itself otherwise. Shapes as in ``max_pool2d``.
     """
-    for name, value in (("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
+    count_include_pad = check_bool(count_include_pad, "count_include_pad")
     x, unbatched, k, s, p = _prepare(x, kernel_size, stride, padding, ceil_mode)
     windows, h_out, w_out = _windows(x, k, s, p, ceil_mode, fill=0.0)
     h, w = x.shape[2], x.shape[3]

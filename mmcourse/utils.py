@@ -8,19 +8,24 @@ import random
 import numpy as np
 import torch
 
+from mmcourse.validate import check_int
+
 
 def set_seed(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and PyTorch (CPU and every GPU) so a run repeats exactly.
 
     Returns a ``torch.Generator`` seeded with the same value, for code that prefers to pass
     its randomness explicitly (data splits, samplers).
+
+    String hashing (the iteration order of a ``set`` of strings) is not seeded: Python fixes
+    it when the interpreter starts, from the ``PYTHONHASHSEED`` environment variable, so
+    setting that variable here would change nothing in the running process. Export it before
+    starting Python when such an order must repeat.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int(seed, "seed")
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds code that uses the global state)
     torch.manual_seed(seed)  # also seeds every CUDA device
-    os.environ["PYTHONHASHSEED"] = str(seed)
     return torch.Generator().manual_seed(seed)
 
 

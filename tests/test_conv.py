@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -141,72 +142,98 @@ def test_is_cross_correlation_not_convolution():
     assert torch.equal(out[0, 0], w[0, 0].flip(0, 1))
 
 
+# Each message must carry the facts: the argument, what was expected, what was given.
 @pytest.mark.parametrize("fn", [conv2d, conv2d_loop])
 @pytest.mark.parametrize(
-    ("x_shape", "w_shape", "b_shape", "kwargs", "error", "message"),
+    ("x_shape", "w_shape", "b_shape", "kwargs", "error", "facts"),
     [
-        (
-            (8, 8),
-            (1, 1, 3, 3),
-            None,
-            {},
-            ValueError,
-            r"4-D input .* got 2-D input of shape \(8, 8\)",
-        ),
-        ((1, 1, 1, 8, 8), (1, 1, 3, 3), None, {}, ValueError, "got 5-D input"),
-        ((1, 1, 8, 8), (1, 3, 3), None, {}, ValueError, r"4-D weight .* shape \(1, 3, 3\)"),
-        ((1, 3, 8, 8), (4, 2, 3, 3), None, {}, ValueError, r"input has 3 channels .* expects 2"),
-        ((1, 1, 4, 4), (1, 1, 5, 5), None, {}, ValueError, r"kernel height 5 .* spans 5 .* 4"),
+        ((8, 8), (1, 1, 3, 3), None, {}, ValueError, r"input.*3-D or 4-D.*\(8, 8\)"),
+        ((1, 1, 1, 8, 8), (1, 1, 3, 3), None, {}, ValueError, r"input.*4-D.*5-D"),
+        ((1, 1, 8, 8), (1, 3, 3), None, {}, ValueError, r"weight.*4-D.*\(1, 3, 3\)"),
+        ((1, 3, 8, 8), (4, 2, 3, 3), None, {}, ValueError, r"input has 3 channels.*expects 2"),
+        ((1, 1, 4, 4), (1, 1, 5, 5), None, {}, ValueError, r"kernel height 5.*spans 5.*4"),
         ((1, 1, 4, 9), (1, 1, 3, 3), None, dict(dilation=(1, 5)), ValueError, "kernel width 3"),
-        (
-            (1, 1, 8, 8),
-            (1, 1, 3, 3),
-            None,
-            dict(stride=0),
-            ValueError,
-            "stride must be >= 1, got 0",
-        ),
-        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(padding=-1), ValueError, "padding must be >= 0"),
-        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(dilation=0), ValueError, "dilation must be >= 1"),
-        (
-            (1, 1, 8, 8),
-            (2, 1, 3, 3),
-            (3,),
-            {},
-            ValueError,
-            r"bias of shape \(2,\).* got shape \(3,\)",
-        ),
-        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(stride=1.5), TypeError, "stride must be an int"),
-        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(padding=(1, 2, 3)), TypeError, "padding must be"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(stride=0), ValueError, r"stride.*>= 1.*0$"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(padding=-1), ValueError, r"padding.*>= 0.*-1"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(dilation=(1, 0)), ValueError, r"dilation.*1, 0"),
+        ((1, 1, 8, 8), (2, 1, 3, 3), (3,), {}, ValueError, r"bias.*\(2,\).*\(3,\)"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(stride=1.5), TypeError, r"stride.*int.*1\.5"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(stride=True), TypeError, r"stride.*int.*True"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), None, dict(padding=(1, 2, 3)), ValueError, r"padding.*pair"),
     ],
 )
-def test_bad_input_gets_a_clear_error(fn, x_shape, w_shape, b_shape, kwargs, error, message):
+def test_bad_input_gets_a_clear_error(fn, x_shape, w_shape, b_shape, kwargs, error, facts):
     x, w = torch.zeros(x_shape), torch.zeros(w_shape)
     b = None if b_shape is None else torch.zeros(b_shape)
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=facts):
         fn(x, w, b, **kwargs)
 
 
 def test_non_tensor_input_is_a_type_error():
-    with pytest.raises(TypeError, match="input must be a torch.Tensor, got list"):
+    with pytest.raises(TypeError, match="input.*torch.Tensor.*list"):
         conv2d([[1.0]], torch.zeros(1, 1, 1, 1))
-    with pytest.raises(TypeError, match="bias must be a torch.Tensor or None, got list"):
+    with pytest.raises(TypeError, match="weight.*torch.Tensor.*ndarray"):
+        conv2d(torch.zeros(1, 1, 3, 3), np.zeros((1, 1, 1, 1)))
+    with pytest.raises(TypeError, match="bias.*torch.Tensor.*list"):
         conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 1, 1), [0.0])
+    with pytest.raises(TypeError, match="input.*torch.Tensor.*list"):
+        im2col([[1.0]], 1)
+    with pytest.raises(ValueError, match=r"input.*4-D.*\(1, 3, 3\)"):
+        im2col(torch.zeros(1, 3, 3), 1)
+
+
+F64, F32, I64 = torch.float64, torch.float32, torch.int64
+
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_loop])
+@pytest.mark.parametrize(
+    ("x_dtype", "w_dtype", "b_dtype"),
+    [
+        (I64, I64, F64),  # PyTorch refuses; promoting to float64 would hide the mistake
+        (I64, F64, None),
+        (F32, F64, None),
+        (F64, F64, F32),
+        (F64, F32, F32),
+        (F64, F64, F64),  # one dtype: both compute, in that dtype
+        (I64, I64, I64),
+        (F32, F32, None),
+    ],
+    ids=lambda dtype: str(dtype).removeprefix("torch."),
+)
+def test_dtypes_are_never_mixed_as_in_torch(fn, x_dtype, w_dtype, b_dtype):
+    x = torch.arange(32).reshape(2, 1, 4, 4).to(x_dtype)
+    w = torch.ones(3, 1, 2, 2, dtype=w_dtype)
+    b = None if b_dtype is None else torch.ones(3, dtype=b_dtype)
+    try:
+        expected = F.conv2d(x, w, b)
+    except RuntimeError:
+        given = [str(d) for d in (x_dtype, w_dtype, b_dtype) if d is not None]
+        with pytest.raises(TypeError, match=".*".join(given)):
+            fn(x, w, b)
+        return
+    out = fn(x, w, b)
+    assert out.dtype == expected.dtype
+    torch.testing.assert_close(out, expected)
 
 
 @pytest.mark.parametrize(
-    ("args", "error", "message"),
+    ("args", "error", "facts"),
     [
-        ((0, 3), ValueError, "size must be >= 1, got 0"),
-        ((5, 0), ValueError, "kernel_size must be >= 1"),
-        ((5, 3, 0), ValueError, "stride must be >= 1"),
-        ((5, 3, 1, -1), ValueError, "padding must be >= 0"),
-        ((5, 3, 1, 0, 0), ValueError, "dilation must be >= 1"),
-        ((4, 3, 1, 0, 2), ValueError, r"spans 5 inputs .* only 4"),
-        ((5.0, 3), TypeError, "size must be an int, got float"),
-        ((5, True), TypeError, "kernel_size must be an int, got bool"),
+        ((0, 3), ValueError, r"size.*>= 1.*0$"),
+        ((5, 0), ValueError, r"kernel_size.*>= 1.*0$"),
+        ((5, 3, 0), ValueError, r"stride.*>= 1.*0$"),
+        ((5, 3, 1, -1), ValueError, r"padding.*>= 0.*-1$"),
+        ((5, 3, 1, 0, 0), ValueError, r"dilation.*>= 1.*0$"),
+        ((4, 3, 1, 0, 2), ValueError, r"spans 5 inputs.*only 4"),
+        ((5.0, 3), TypeError, r"size.*int.*float 5\.0"),
+        ((5, True), TypeError, r"kernel_size.*int.*bool True"),
+        ((5, "3"), TypeError, r"kernel_size.*int.*str '3'"),
     ],
 )
-def test_output_size_rejects_bad_arguments(args, error, message):
-    with pytest.raises(error, match=message):
+def test_output_size_rejects_bad_arguments(args, error, facts):
+    with pytest.raises(error, match=facts):
         conv_output_size(*args)
+
+
+def test_output_size_accepts_numpy_ints():
+    assert conv_output_size(np.int64(7), np.int32(3), stride=np.int64(2)) == 3

@@ -12,8 +12,13 @@ import torch
 from mmcourse.utils import get_device, glue, set_seed
 
 
-def _draw():
-    return random.random(), float(np.random.rand())  # noqa: NPY002 (the global state set_seed seeds), torch.rand(3).tolist()
+def _draw() -> dict[str, object]:
+    """One draw from each global generator that set_seed seeds."""
+    return {
+        "random": random.random(),
+        "numpy": float(np.random.rand()),  # noqa: NPY002 (the global state set_seed seeds)
+        "torch": torch.rand(3).tolist(),
+    }
 
 
 def test_set_seed_repeats_every_generator():
@@ -22,7 +27,17 @@ def test_set_seed_repeats_every_generator():
     set_seed(123)
     assert _draw() == first
     set_seed(124)
-    assert _draw() != first
+    other = _draw()
+    for name in first:  # each generator on its own, so that no seeding can hide behind another
+        assert other[name] != first[name], f"set_seed(124) did not reseed {name}"
+
+
+def test_set_seed_leaves_the_environment_alone(monkeypatch):
+    # PYTHONHASHSEED only matters before the interpreter starts; set_seed must not pretend.
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    environment = dict(os.environ)
+    set_seed(5)
+    assert dict(os.environ) == environment
 
 
 def test_set_seed_returns_a_seeded_generator():
@@ -33,8 +48,14 @@ def test_set_seed_returns_a_seeded_generator():
 
 @pytest.mark.parametrize("bad", [1.5, "0", None, True])
 def test_set_seed_rejects_non_ints(bad):
-    with pytest.raises(TypeError, match="seed must be an int"):
+    with pytest.raises(TypeError, match=f"seed.*int.*{bad!r}"):
         set_seed(bad)
+
+
+def test_set_seed_accepts_numpy_ints():
+    assert torch.equal(
+        torch.rand(3, generator=set_seed(np.int64(3))), torch.rand(3, generator=set_seed(3))
+    )
 
 
 def test_get_device_prefers_cuda_when_present(monkeypatch):
