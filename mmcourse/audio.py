@@ -1,4 +1,4 @@
-"""Audio from first principles: sampling, spectrograms, mel features, keypad tones, an encoder.
+"""Audio from first principles: sampling, spectrograms, mel features and the keypad tones.
 
 A sound recording is a sequence of samples ``x[n] = x(n / sample_rate)``. Everything here works
 on the last axis of a waveform tensor, ``(L,)``, ``(N, L)`` or ``(N, C, L)``:
@@ -10,29 +10,30 @@ on the last axis of a waveform tensor, ``(L,)``, ``(N, L)`` or ``(N, C, L)``:
   padding, a periodic Hann window);
 * ``hz_to_mel``, ``mel_to_hz``, ``mel_filterbank``, ``mel_spectrogram``, ``amplitude_to_db``,
   ``dct_matrix``, ``mfcc``: mel features, equal to their ``torchaudio`` counterparts;
-* ``dtmf``, ``dtmf_batch``, ``add_noise``: the course's audio data, telephone keypad tones (DTMF,
-  ITU-T Rec. Q.23) with white Gaussian noise at an exact signal-to-noise ratio;
-* ``AudioEncoder``: a small convolutional network over the log-mel spectrogram that maps
-  waveforms ``(N, L)`` to feature vectors ``(N, out_dim)``.
+* ``dtmf``, ``dtmf_batch``, ``add_noise``: telephone keypad tones (DTMF, ITU-T Rec. Q.23) with
+  white Gaussian noise at an exact signal-to-noise ratio. They live here, not in
+  ``mmcourse.data``, because they are the signal the chapter analyses: their two frequencies are
+  what the spectra show and what a decoder listens for.
 
+The network that turns waveforms into features, ``AudioEncoder``, is in ``mmcourse.encoders``.
 torchaudio is never imported here: it is the reference the tests and the chapter compare with.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import warnings
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
+
+from mmcourse.validate import check_choice, check_int, check_number, check_tensor, describe
 
 __all__ = [
     "COLUMN_HZ",
     "KEYPAD",
     "ROW_HZ",
-    "AudioEncoder",
     "add_noise",
     "alias_frequency",
     "amplitude_to_db",
@@ -68,62 +69,19 @@ _DIGIT_ROW = [next(r for r, keys in enumerate(KEYPAD) if str(d) in keys) for d i
 _DIGIT_COLUMN = [KEYPAD[_DIGIT_ROW[d]].index(str(d)) for d in range(10)]
 
 
-def _check_sample_rate(sample_rate: Any) -> float:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float):
-        raise TypeError(
-            f"sample_rate must be a number of samples per second, got "
-            f"{type(sample_rate).__name__} {sample_rate!r}"
-        )
-    if not math.isfinite(sample_rate) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    return float(sample_rate)
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_digit(digit: Any) -> int:
-    if isinstance(digit, bool):
-        raise TypeError(f"digit must be an int from 0 to 9, got bool {digit!r}")
-    if isinstance(digit, Tensor) and digit.dim() == 0 and not digit.is_floating_point():
-        digit = int(digit.item())
-    try:
-        digit = operator.index(digit)
-    except TypeError:
-        raise TypeError(
-            f"digit must be an int from 0 to 9, got {type(digit).__name__} {digit!r}"
-        ) from None
-    if not 0 <= digit <= 9:
-        raise ValueError(f"digit must be from 0 to 9, got {digit}")
-    return digit
-
-
 def dtmf_frequencies(digit: int) -> tuple[float, float]:
     """The two frequencies in Hz, ``(row, column)``, that the keypad key ``digit`` sounds.
 
     The keypad is ``1 2 3 / 4 5 6 / 7 8 9 / * 0 #``; rows sound 697, 770, 852, 941 Hz and columns
     1209, 1336, 1477 Hz. For example ``dtmf_frequencies(0) == (941.0, 1336.0)``.
     """
-    digit = _check_digit(digit)
+    digit = check_int(digit, "digit", 0, 9)
     return ROW_HZ[_DIGIT_ROW[digit]], COLUMN_HZ[_DIGIT_COLUMN[digit]]
 
 
 def _check_waveform(waveform: Any, name: str = "waveform") -> Tensor:
-    if not isinstance(waveform, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(waveform).__name__}")
-    if waveform.dim() not in (1, 2, 3):
-        raise ValueError(
-            f"expected a {name} of shape (L,), (N, L) or (N, C, L) with time last, "
-            f"got a {waveform.dim()}-D tensor of shape {tuple(waveform.shape)}"
-        )
-    if not waveform.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {waveform.dtype}")
-    return waveform
+    """A floating-point waveform with time last: ``(L,)``, ``(N, L)`` or ``(N, C, L)``."""
+    return check_tensor(waveform, name, (1, 2, 3), floating=True)
 
 
 def add_noise(
@@ -145,7 +103,7 @@ def add_noise(
             f"(one per signal), got shape {tuple(snr.shape)}"
         )
     if torch.isnan(snr).any():
-        raise ValueError("snr_db contains NaN")
+        raise ValueError(f"snr_db must be numbers, not NaN, got {describe(snr_db)}")
     source = generator.device if generator is not None else waveform.device
     noise = torch.randn(waveform.shape, generator=generator, dtype=waveform.dtype, device=source)
     noise = noise.to(waveform.device)
@@ -171,9 +129,8 @@ def dtmf(
     exactly that signal-to-noise ratio (``add_noise``). ``dtmf_batch`` draws random tones.
     """
     f_row, f_col = dtmf_frequencies(digit)
-    rate = _check_sample_rate(sample_rate)
-    if isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0:
-        raise ValueError(f"duration must be a positive number of seconds, got {duration!r}")
+    rate = check_number(sample_rate, "sample_rate", positive=True)
+    duration = check_number(duration, "duration", positive=True)
     if max(f_row, f_col) >= rate / 2:
         raise ValueError(
             f"sample_rate {sample_rate} Hz cannot represent the {f_col:g} Hz tone of digit "
@@ -211,23 +168,19 @@ def dtmf_batch(
     """
     if not isinstance(digits, Tensor):
         digits = torch.as_tensor(digits)
-    if digits.dim() != 1 or digits.is_floating_point() or digits.dtype == torch.bool:
-        raise TypeError(
-            f"digits must be a 1-D tensor of integers, got {digits.dtype} of shape "
-            f"{tuple(digits.shape)}"
-        )
+    check_tensor(digits, "digits", 1, floating=False)
     if digits.numel() and (digits.min() < 0 or digits.max() > 9):
         bad = digits[(digits < 0) | (digits > 9)][0].item()
-        raise ValueError(f"digits must be from 0 to 9, got {bad}")
-    rate = _check_sample_rate(sample_rate)
+        raise ValueError(f"digits must be ints from 0 to 9, got {bad}")
+    rate = check_number(sample_rate, "sample_rate", positive=True)
     if rate / 2 <= max(COLUMN_HZ):
         raise ValueError(
             f"sample_rate {sample_rate} Hz is too low for keypad tones: its Nyquist frequency "
             f"{rate / 2:g} Hz must be above the highest tone, {max(COLUMN_HZ):g} Hz"
         )
-    num_samples = _check_int(num_samples, "num_samples", 1)
+    num_samples = check_int(num_samples, "num_samples", 1)
     min_samples = num_samples // 2 if min_samples is None else min_samples
-    min_samples = _check_int(min_samples, "min_samples", 1)
+    min_samples = check_int(min_samples, "min_samples", 1)
     if min_samples > num_samples:
         raise ValueError(f"min_samples ({min_samples}) exceeds num_samples ({num_samples})")
 
@@ -267,7 +220,7 @@ def dtmf_batch(
 def pad_or_crop(waveform: Tensor, num_samples: int) -> Tensor:
     """``waveform`` cut or zero-padded at the end of its last axis to exactly ``num_samples``."""
     waveform = _check_waveform(waveform)
-    num_samples = _check_int(num_samples, "num_samples", 1)
+    num_samples = check_int(num_samples, "num_samples", 1)
     length = waveform.shape[-1]
     if length >= num_samples:
         return waveform[..., :num_samples]
@@ -285,9 +238,8 @@ def alias_frequency(frequency: float, sample_rate: float) -> float:
     so the spectrum shows ``|f - sample_rate * round(f / sample_rate)|``: wrap to the nearest
     multiple of the sample rate, then fold negative frequencies back.
     """
-    rate = _check_sample_rate(sample_rate)
-    if isinstance(frequency, bool) or not isinstance(frequency, int | float):
-        raise TypeError(f"frequency must be a number, got {type(frequency).__name__}")
+    rate = check_number(sample_rate, "sample_rate", positive=True)
+    frequency = check_number(frequency, "frequency")
     return abs(frequency - rate * math.floor(frequency / rate + 0.5))
 
 
@@ -298,8 +250,9 @@ def dft(x: Tensor) -> Tensor:
     frequency ``k * sample_rate / N``; for a real ``x``, ``X[N - k]`` is the conjugate of ``X[k]``.
     ``O(N^2)``: for teaching; the FFT computes the same in ``O(N log N)``.
     """
-    if not isinstance(x, Tensor) or x.dim() == 0:
-        raise ValueError(f"expected a tensor with a last (time) axis, got {x!r:.60}")
+    check_tensor(x, "x")
+    if x.dim() == 0:
+        raise ValueError("x must have a last (time) axis, got a 0-D tensor")
     length = x.shape[-1]
     complex_dtype = torch.complex128 if x.dtype in (torch.float64, torch.complex128) else None
     complex_dtype = complex_dtype or torch.complex64
@@ -321,7 +274,7 @@ def hann_window(
     ``M = window_length`` for the periodic window (the default, used for spectra: it is one
     period of a raised cosine) and ``window_length - 1`` for the symmetric one.
     """
-    window_length = _check_int(window_length, "window_length", 1)
+    window_length = check_int(window_length, "window_length", 1)
     if window_length == 1:
         return torch.ones(1, dtype=dtype, device=device)
     m = window_length if periodic else window_length - 1
@@ -350,12 +303,12 @@ def _stft_args(
     waveform: Any, n_fft: int, hop_length: int | None, win_length: int | None, center: bool
 ) -> tuple[Tensor, int, int]:
     waveform = _check_waveform(waveform)
-    n_fft = _check_int(n_fft, "n_fft", 2)
-    win_length = n_fft if win_length is None else _check_int(win_length, "win_length", 1)
+    n_fft = check_int(n_fft, "n_fft", 2)
+    win_length = n_fft if win_length is None else check_int(win_length, "win_length", 1)
     if win_length > n_fft:
         raise ValueError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
     hop_length = win_length // 2 if hop_length is None else hop_length
-    hop_length = _check_int(hop_length, "hop_length", 1)
+    hop_length = check_int(hop_length, "hop_length", 1)
     length = waveform.shape[-1]
     if center and n_fft // 2 >= length:
         raise ValueError(
@@ -418,8 +371,7 @@ def spectrogram(
     Equal to ``torchaudio.transforms.Spectrogram(n_fft, win_length, hop_length, power=power)``
     (centered frames, reflect padding, periodic Hann window). ``power=2`` gives energy.
     """
-    if isinstance(power, bool) or not isinstance(power, int | float) or power <= 0:
-        raise ValueError(f"power must be a positive number, got {power!r}")
+    power = check_number(power, "power", positive=True)
     spectrum = stft(waveform, n_fft, hop_length, win_length)
     if power == 2:  # |z|^2 = re^2 + im^2, cheaper than abs() then squaring
         return torch.view_as_real(spectrum).pow(2).sum(-1)
@@ -438,8 +390,7 @@ def hz_to_mel(frequency: float | Tensor) -> float | Tensor:
     """
     if isinstance(frequency, Tensor):
         return 2595.0 * torch.log10(1.0 + frequency / 700.0)
-    if isinstance(frequency, bool) or not isinstance(frequency, int | float):
-        raise TypeError(f"frequency must be a number or a tensor, got {type(frequency).__name__}")
+    frequency = check_number(frequency, "frequency")
     return 2595.0 * math.log10(1.0 + frequency / 700.0)
 
 
@@ -447,8 +398,7 @@ def mel_to_hz(mel: float | Tensor) -> float | Tensor:
     """Mel to hertz on the HTK scale, the inverse of ``hz_to_mel``: ``700 (10^(mel/2595) - 1)``."""
     if isinstance(mel, Tensor):
         return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-    if isinstance(mel, bool) or not isinstance(mel, int | float):
-        raise TypeError(f"mel must be a number or a tensor, got {type(mel).__name__}")
+    mel = check_number(mel, "mel")
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
@@ -469,14 +419,11 @@ def mel_filterbank(
     ``n_fft``). Equal to ``torchaudio.functional.melscale_fbanks(n_freqs, f_min, f_max, n_mels,
     sample_rate, norm=None, mel_scale="htk")``.
     """
-    rate = _check_sample_rate(sample_rate)
-    n_freqs = _check_int(n_freqs, "n_freqs", 2)
-    n_mels = _check_int(n_mels, "n_mels", 1)
-    for name, value in (("f_min", f_min), ("f_max", f_max)):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{name} must be a number of Hz, got {type(value).__name__}")
-    if f_min < 0:
-        raise ValueError(f"f_min must be >= 0 Hz, got {f_min}")
+    rate = check_number(sample_rate, "sample_rate", positive=True)
+    n_freqs = check_int(n_freqs, "n_freqs", 2)
+    n_mels = check_int(n_mels, "n_mels", 1)
+    f_min = check_number(f_min, "f_min", 0.0)
+    f_max = check_number(f_max, "f_max")
     if f_max > rate / 2:
         raise ValueError(
             f"f_max = {f_max} Hz is above the Nyquist frequency sample_rate / 2 = {rate / 2:g} Hz: "
@@ -520,10 +467,10 @@ def mel_spectrogram(
     ``torchaudio.transforms.MelSpectrogram`` with the same arguments. ``f_max`` above the Nyquist
     frequency is an error here (torchaudio silently builds filters that see nothing).
     """
-    rate = _check_sample_rate(sample_rate)
-    f_max = float(sample_rate // 2) if f_max is None else f_max
-    n_mels = _check_int(n_mels, "n_mels", 1)
-    if not isinstance(f_max, int | float) or f_max > rate / 2:
+    rate = check_number(sample_rate, "sample_rate", positive=True)
+    f_max = float(sample_rate // 2) if f_max is None else check_number(f_max, "f_max")
+    n_mels = check_int(n_mels, "n_mels", 1)
+    if f_max > rate / 2:
         raise ValueError(
             f"f_max = {f_max} Hz is above the Nyquist frequency sample_rate / 2 = {rate / 2:g} Hz"
         )
@@ -546,12 +493,10 @@ def amplitude_to_db(
     relative to the loudest one in the batch); for 4 or more dimensions ``(..., C, F, T)`` it is
     one maximum per leading index, over its last three axes.
     """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if stype not in ("power", "magnitude"):
-        raise ValueError(f'stype must be "power" or "magnitude", got {stype!r}')
-    if top_db is not None and (isinstance(top_db, bool) or top_db < 0):
-        raise ValueError(f"top_db must be a non-negative number or None, got {top_db!r}")
+    check_tensor(x, "x")
+    check_choice(stype, "stype", ("power", "magnitude"))
+    if top_db is not None:
+        top_db = check_number(top_db, "top_db", 0.0)
     multiplier = 10.0 if stype == "power" else 20.0
     db = multiplier * torch.log10(torch.clamp(x, min=amin))
     if top_db is None:
@@ -568,8 +513,8 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> Tensor:
     ``D[m, k] = sqrt(2 / n_mels) cos(pi / n_mels * (m + 1/2) * k)``, with column ``k = 0``
     divided by ``sqrt(2)``. Equal to ``torchaudio.functional.create_dct(n_mfcc, n_mels, "ortho")``.
     """
-    n_mfcc = _check_int(n_mfcc, "n_mfcc", 1)
-    n_mels = _check_int(n_mels, "n_mels", 1)
+    n_mfcc = check_int(n_mfcc, "n_mfcc", 1)
+    n_mels = check_int(n_mels, "n_mels", 1)
     if n_mfcc > n_mels:
         raise ValueError(f"n_mfcc ({n_mfcc}) cannot exceed n_mels ({n_mels})")
     m = torch.arange(n_mels, dtype=torch.float64)[:, None]
@@ -604,72 +549,3 @@ def mfcc(
     log_mel = amplitude_to_db(mel, "power", top_db)
     dct = dct_matrix(n_mfcc, n_mels).to(dtype=log_mel.dtype, device=log_mel.device)
     return (log_mel.transpose(-1, -2) @ dct).transpose(-1, -2)
-
-
-# ---------------------------------------------------------------------------------------------
-# An audio encoder
-
-
-class AudioEncoder(nn.Module):
-    """Waveforms ``(N, L)`` to feature vectors ``(N, out_dim)`` through a log-mel spectrogram.
-
-    ``encoder(waveform) == encoder.body(encoder.features(waveform))``:
-
-    1. ``features``: the mel spectrogram (Hann window ``n_fft``, hop ``hop_length``, ``n_mels``
-       bands) in decibels (``amplitude_to_db``), standardized per clip to mean 0 and standard
-       deviation 1 (so the tone's loudness does not matter): ``(N, n_mels, T)``. It has no
-       parameters, so a training loop may compute it once and train ``body`` on the result;
-    2. ``body``: two 1-D convolutions over time with the mel bands as channels (kernel 3, ReLU),
-       each output channel looking at every band over three neighboring frames; the maximum over
-       time (the tone may start anywhere and last any time); a linear layer and a ReLU:
-       ``(N, out_dim)``.
-
-    Follow it with ``nn.Linear(encoder.out_dim, num_classes)`` to classify.
-    """
-
-    def __init__(
-        self,
-        sample_rate: int = 8000,
-        n_fft: int = 256,
-        hop_length: int = 64,
-        n_mels: int = 40,
-        channels: int = 32,
-        out_dim: int = 64,
-    ) -> None:
-        super().__init__()
-        _check_sample_rate(sample_rate)
-        self.sample_rate = sample_rate
-        self.n_fft = _check_int(n_fft, "n_fft", 2)
-        self.hop_length = _check_int(hop_length, "hop_length", 1)
-        self.n_mels = _check_int(n_mels, "n_mels", 1)
-        self.out_dim = _check_int(out_dim, "out_dim", 1)
-        filterbank = mel_filterbank(
-            n_fft // 2 + 1, 0.0, float(sample_rate // 2), n_mels, sample_rate
-        )
-        self.register_buffer("filterbank", filterbank, persistent=False)
-        self.body = nn.Sequential(
-            nn.Conv1d(n_mels, channels, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.Conv1d(channels, channels, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveMaxPool1d(1),  # the maximum over time: (N, channels, 1)
-            nn.Flatten(),
-            nn.Linear(channels, out_dim),
-            nn.ReLU(),
-        )
-
-    def features(self, waveform: Tensor) -> Tensor:
-        """The standardized log-mel spectrogram ``(N, n_mels, T)`` that ``body`` reads."""
-        if not isinstance(waveform, Tensor) or waveform.dim() != 2:
-            shape = tuple(waveform.shape) if isinstance(waveform, Tensor) else type(waveform)
-            raise ValueError(f"expected waveforms of shape (N, L), got {shape}")
-        power = spectrogram(waveform, self.n_fft, self.hop_length)  # (N, n_fft//2 + 1, T)
-        mel = (power.transpose(-1, -2) @ self.filterbank.to(power.dtype)).transpose(-1, -2)
-        db = amplitude_to_db(mel)
-        mean = db.mean(dim=(1, 2), keepdim=True)
-        std = db.std(dim=(1, 2), keepdim=True)
-        return (db - mean) / (std + 1e-5)
-
-    def forward(self, waveform: Tensor) -> Tensor:
-        """``(N, L)`` waveforms -> ``(N, out_dim)`` features."""
-        return self.body(self.features(waveform))

@@ -1,15 +1,22 @@
 """The course's data, made offline and deterministically.
 
-``load_digits`` returns the 1,797 real 8×8 handwritten digits that scikit-learn ships inside its
-package (no download), as tensors ready for a convolutional network; ``digits_splits`` splits
-them. ``MultimodalDigits`` pairs every image with the keypad tone of its digit and a phrase naming
-it, each degraded as a ``Corruption`` says: the course's running multimodal example.
+* ``load_digits`` returns the 1,797 real 8×8 handwritten digits that scikit-learn ships inside
+  its package (no download), as tensors ready for a convolutional network; ``digits_splits``
+  splits them (chapter 3).
+* ``memory_task`` makes sequences whose label is shown at the first step only (chapters 4, 5).
+* ``digit_phrase`` writes a short English phrase that names a digit ("the number seven", "two
+  plus five", "not three but eight"), the course's text; ``phrase_distribution`` lists the exact
+  probability of every phrase it can write, so that what any model can achieve on them can be
+  computed rather than guessed (chapter 6).
+* ``MultimodalDigits`` pairs every image with the keypad tone of its digit
+  (``mmcourse.audio.dtmf_batch``) and a phrase naming it, each degraded as a ``Corruption``
+  says: the course's running multimodal example (chapter 8).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,8 +24,27 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from mmcourse.validate import check_choice, check_int, check_number, check_tensor, describe
+
 if TYPE_CHECKING:
     from mmcourse.text import Vocabulary
+
+__all__ = [
+    "CLEAN",
+    "Batch",
+    "DIGIT_WORDS",
+    "MODALITIES",
+    "PHRASE_KINDS",
+    "Corruption",
+    "MultimodalDigits",
+    "digit_phrase",
+    "digit_phrases",
+    "digits_splits",
+    "load_digits",
+    "memory_task",
+    "phrase_distribution",
+    "phrase_vocabulary",
+]
 
 
 def load_digits() -> tuple[Tensor, Tensor]:
@@ -61,15 +87,14 @@ def digits_splits(
     are returned instead, so other modalities can be aligned with the same split.
     """
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-            raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+        if not 0 < check_number(value, name) < 1:
+            raise ValueError(f"{name} must be a number in (0, 1), got {value}")
     if val_fraction + test_fraction >= 1:
         raise ValueError(
             f"val_fraction + test_fraction must be below 1 to leave training data, "
             f"got {val_fraction} + {test_fraction}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int(seed, "seed")
     images, labels = load_digits()
     generator = torch.Generator().manual_seed(seed)
     parts: tuple[list[Tensor], list[Tensor], list[Tensor]] = ([], [], [])
@@ -88,10 +113,167 @@ def digits_splits(
 
 
 # ---------------------------------------------------------------------------------------------
-# Multimodal digits: an image, a tone and a phrase for every digit
+# A task that needs memory (chapters 4 and 5)
+
+
+def memory_task(
+    n: int,
+    length: int,
+    num_classes: int = 4,
+    noise: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Sequences whose label is shown at the first step only, followed by noise.
+
+    Returns ``(x, labels)``: ``x`` of shape ``(n, length, num_classes + 1)`` and ``labels`` of
+    shape ``(n,)`` (int64 in ``0 .. num_classes - 1``). Step 0 of sequence ``k`` is the one-hot
+    vector of ``labels[k]`` with the last feature (a marker) set to 1; every later step is
+    Gaussian noise of standard deviation ``noise`` in the first ``num_classes`` features, marker 0.
+    A model that reads the whole sequence and answers at the end must carry the first step
+    across ``length - 1`` noisy steps; guessing gives ``1 / num_classes``. Deterministic given
+    ``generator``.
+    """
+    n = check_int(n, "n", 1)
+    length = check_int(length, "length", 1)
+    num_classes = check_int(num_classes, "num_classes", 2)
+    noise = check_number(noise, "noise", 0.0)
+    labels = torch.randint(0, num_classes, (n,), generator=generator)
+    x = noise * torch.randn(n, length, num_classes + 1, generator=generator)
+    x[:, :, num_classes] = 0.0
+    x[:, 0] = torch.nn.functional.one_hot(labels, num_classes + 1).float()
+    x[:, 0, num_classes] = 1.0
+    return x, labels
+
+
+# ---------------------------------------------------------------------------------------------
+# Digit phrases (chapter 6)
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+PHRASE_KINDS = ("any", "name", "arithmetic", "order")
+# How a phrase of kind "any" is drawn: (kind, weight out of 10).
+_ANY_MIX = (("name", 5), ("arithmetic", 3), ("order", 2))
+
+
+def _names(digit: int) -> tuple[str, ...]:
+    """The ways a phrase may write a digit: its word, its numeral (and "nought" for zero)."""
+    extra = ("nought",) if digit == 0 else ()
+    return (DIGIT_WORDS[digit], str(digit), *extra)
+
+
+Operands = Callable[[int], list[tuple[int, ...]]]
+# (template, operands for a label d): each operand tuple fills the {0}, {1} slots.
+_TEMPLATES: dict[str, list[tuple[str, Operands]]] = {
+    "name": [
+        (frame, lambda d: [(d,)])
+        for frame in (
+            "{0}",
+            "the digit {0}",
+            "the number {0}",
+            "a handwritten {0}",
+            "it is {0}",
+            "this shows {0}",
+        )
+    ],
+    "arithmetic": [
+        ("{0} plus {1}", lambda d: [(a, d - a) for a in range(d + 1)]),
+        ("{0} minus {1}", lambda d: [(a, a - d) for a in range(d, 10)]),
+        ("{0} more than {1}", lambda d: [(a, d - a) for a in range(1, d + 1)]),
+        ("{0} less than {1}", lambda d: [(a, a + d) for a in range(1, 10 - d)]),
+        ("twice {0}", lambda d: [(d // 2,)] if d % 2 == 0 else []),
+        ("half of {0}", lambda d: [(2 * d,)] if 2 * d <= 9 else []),
+    ],
+    # Word order decides the answer: both orders of the same words are valid phrases.
+    "order": [
+        ("not {0} but {1}", lambda d: [(a, d) for a in range(10) if a != d]),
+        ("{1}, not {0}", lambda d: [(a, d) for a in range(10) if a != d]),
+        ("the first of {1} and {0}", lambda d: [(a, d) for a in range(10) if a != d]),
+        ("the second of {0} and {1}", lambda d: [(a, d) for a in range(10) if a != d]),
+    ],
+}
+
+
+def _choice(n: int, generator: torch.Generator | None) -> int:
+    """A uniform index in ``0 .. n-1``."""
+    return int(torch.randint(n, (1,), generator=generator))
+
+
+def digit_phrase(digit: int, generator: torch.Generator | None = None, *, kind: str = "any") -> str:
+    """A short English phrase that names ``digit`` (0..9), drawn at random.
+
+    ``kind`` picks the family: ``"name"`` ("the number seven", "a handwritten 7"),
+    ``"arithmetic"`` ("two plus five", "nine minus two", "two less than nine", "half of eight"),
+    ``"order"`` ("not two but seven", "seven, not two", "the first of seven and two"), where the
+    same words in another order name another digit, or ``"any"`` (name 50%, arithmetic 30%,
+    order 20%). Within a family the template is uniform among those that can produce ``digit``,
+    its operands uniform among those that give ``digit``, and each number is written as a word
+    or a numeral at random. Deterministic given ``generator`` (``None``: PyTorch's global
+    generator, seeded by ``mmcourse.set_seed``). ``phrase_distribution`` gives the exact
+    probability of every phrase.
+    """
+    digit = check_int(digit, "digit", 0, 9)
+    check_choice(kind, "kind", PHRASE_KINDS)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {describe(generator)}")
+    if kind == "any":
+        draw = _choice(10, generator)
+        for family, weight in _ANY_MIX:
+            if draw < weight:
+                kind = family
+                break
+            draw -= weight
+    templates = [(t, ops) for t, f in _TEMPLATES[kind] if (ops := f(digit))]
+    template, operands = templates[_choice(len(templates), generator)]
+    numbers = operands[_choice(len(operands), generator)]
+    words = []
+    for number in numbers:
+        names = _names(number)
+        words.append(names[_choice(len(names), generator)])
+    return template.format(*words)
+
+
+def digit_phrases(
+    labels: Tensor | Sequence[int], generator: torch.Generator | None = None, *, kind: str = "any"
+) -> list[str]:
+    """One ``digit_phrase`` per label, in order (``labels``: a 1-D integer tensor or a list)."""
+    if isinstance(labels, Tensor):
+        labels = check_tensor(labels, "labels", 1, floating=False).tolist()
+    elif not isinstance(labels, Sequence) or isinstance(labels, str):
+        raise TypeError(f"labels must be a 1-D integer tensor or a list, got {describe(labels)}")
+    return [digit_phrase(label, generator, kind=kind) for label in labels]
+
+
+def phrase_distribution(digit: int, kind: str = "any") -> dict[str, float]:
+    """The exact probability of every phrase ``digit_phrase(digit, kind=kind)`` can return.
+
+    The values sum to 1. Useful to compute what a model can achieve at best: for example the
+    accuracy ceiling of a model that sees only the multiset of words.
+    """
+    digit = check_int(digit, "digit", 0, 9)
+    check_choice(kind, "kind", PHRASE_KINDS)
+    mix = _ANY_MIX if kind == "any" else ((kind, 10),)
+    probabilities: dict[str, float] = {}
+    for family, weight in mix:
+        templates = [(t, ops) for t, f in _TEMPLATES[family] if (ops := f(digit))]
+        for template, operands in templates:
+            for numbers in operands:
+                p = weight / 10 / len(templates) / len(operands)
+                spellings: list[tuple[list[str], float]] = [([], p)]
+                for number in numbers:
+                    names = _names(number)
+                    spellings = [(w + [n], q / len(names)) for w, q in spellings for n in names]
+                for words, q in spellings:
+                    phrase = template.format(*words)
+                    probabilities[phrase] = probabilities.get(phrase, 0.0) + q
+    return probabilities
+
+
+# ---------------------------------------------------------------------------------------------
+# Multimodal digits: an image, a tone and a phrase for every digit (chapter 8)
 
 
 MODALITIES = ("image", "text", "audio")
+Batch = tuple[dict[str, Tensor | tuple[Tensor, Tensor]], Tensor, Tensor]
+"""A multimodal batch ``(inputs, mask, labels)``; ``inputs["text"]`` is ``(tokens, lengths)``."""
 
 
 @dataclass(frozen=True)
@@ -122,21 +304,22 @@ class Corruption:
     missing: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
-        if self.image_noise < 0:
-            raise ValueError(f"image_noise must be >= 0, got {self.image_noise}")
-        if not 0 <= self.image_occlusion <= 8:
-            raise ValueError(
-                f"image_occlusion must be a side from 0 to 8, got {self.image_occlusion}"
-            )
+        check_number(self.image_noise, "image_noise", 0.0)
+        check_int(self.image_occlusion, "image_occlusion", 0, 8)
+        if self.audio_snr_db is not None:
+            check_number(self.audio_snr_db, "audio_snr_db")
         for name in ("text_drop", "text_replace"):
-            if not 0.0 <= getattr(self, name) < 1.0:
+            if check_number(getattr(self, name), name, 0.0) >= 1:
                 raise ValueError(
                     f"{name} must be a probability in [0, 1), got {getattr(self, name)}"
                 )
-        if len(self.missing) != 3 or not all(0.0 <= p <= 1.0 for p in self.missing):
+        if not isinstance(self.missing, Sequence) or len(self.missing) != 3:
             raise ValueError(
-                f"missing must give 3 probabilities (image, text, audio), got {self.missing!r}"
+                f"missing must be 3 probabilities (image, text, audio), got {self.missing!r}"
             )
+        for m, p in enumerate(self.missing):
+            if check_number(p, f"missing[{m}]", 0.0) > 1:
+                raise ValueError(f"missing[{m}] must be a probability in [0, 1], got {p}")
 
 
 CLEAN = Corruption(
@@ -146,7 +329,7 @@ CLEAN = Corruption(
 
 def phrase_vocabulary() -> Vocabulary:
     """The vocabulary of every phrase ``digit_phrase`` can write, the same on every machine."""
-    from mmcourse.text import Vocabulary, phrase_distribution
+    from mmcourse.text import Vocabulary
 
     return Vocabulary.build(p for d in range(10) for p in phrase_distribution(d))
 
@@ -160,11 +343,19 @@ class MultimodalDigits(Dataset):
     modalities are missing) is drawn from a generator seeded by ``seed`` and the split, so the
     same arguments give the same tensors on every machine.
 
-    ``dataset[i]`` is ``(image (1, 8, 8), tokens (T_i,), audio (L,), mask (3,), label)``, with the
-    modalities in the order of ``MODALITIES`` (image, text, audio); ``collate`` pads a list of
-    them into a batch ``(images, tokens, lengths, audio, mask, labels)``, and ``tensors()`` returns
-    the whole split in that form, ready for ``mmcourse.train.fit`` and a ``MultimodalClassifier``
-    with ``arity=[1, 2, 1]``.
+    A batch is ``(inputs, mask, labels)``: ``inputs`` maps each name of ``MODALITIES`` to what
+    its encoder reads,
+
+    * ``"image"``: images ``(N, 1, 8, 8)``;
+    * ``"text"``: the pair ``(tokens (N, T), lengths (N,))``, padded by ``pad_sequences``;
+    * ``"audio"``: waveforms ``(N, L)``;
+
+    ``mask`` ``(N, 3)`` is 1 where a modality is present (columns in the order of
+    ``MODALITIES``) and ``labels`` ``(N,)`` are the digits. ``tensors()`` returns the whole split
+    as one such batch, ``collate`` makes one from samples (a ``DataLoader``'s ``collate_fn``),
+    and ``dataset[i]`` is one sample ``(inputs, mask (3,), label)`` with ``inputs["text"]`` the
+    tokens ``(T_i,)`` alone. ``mmcourse.train.fit`` trains a ``MultimodalClassifier`` on such
+    data, calling ``model(inputs, mask)`` on each batch.
     """
 
     def __init__(
@@ -178,12 +369,11 @@ class MultimodalDigits(Dataset):
         num_samples: int = 800,
     ) -> None:
         from mmcourse.audio import dtmf_batch
-        from mmcourse.text import digit_phrases, tokenize
+        from mmcourse.text import tokenize
 
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
-        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-            raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+        check_choice(split, "split", ("train", "val", "test"))
+        seed = check_int(seed, "seed")
+        repeats = check_int(repeats, "repeats", 1)
         self.split, self.seed = split, seed
         self.corruption = corruption if corruption is not None else Corruption()
         c = self.corruption
@@ -252,25 +442,24 @@ class MultimodalDigits(Dataset):
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        return self.images[i], self.tokens[i], self.audio[i], self.mask[i], self.labels[i]
+    def __getitem__(self, i: int) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """Sample ``i``: ``({"image": (1, 8, 8), "text": (T_i,), "audio": (L,)}, mask, label)``."""
+        inputs = {"image": self.images[i], "text": self.tokens[i], "audio": self.audio[i]}
+        return inputs, self.mask[i], self.labels[i]
 
     @staticmethod
-    def collate(batch: Sequence[tuple[Tensor, ...]]) -> tuple[Tensor, ...]:
-        """Stack samples into ``(images, tokens, lengths, audio, mask, labels)``, padding text."""
+    def collate(samples: Sequence[tuple[dict[str, Tensor], Tensor, Tensor]]) -> Batch:
+        """Samples -> one batch ``(inputs, mask, labels)``, texts padded by ``pad_sequences``."""
         from mmcourse.text import pad_sequences
 
-        images, tokens, audio, mask, labels = zip(*batch, strict=True)
-        padded, lengths = pad_sequences(list(tokens))
-        return (
-            torch.stack(images),
-            padded,
-            lengths,
-            torch.stack(audio),
-            torch.stack(mask),
-            torch.stack(labels),
-        )
+        inputs, mask, labels = zip(*samples, strict=True)
+        batch = {
+            "image": torch.stack([x["image"] for x in inputs]),
+            "text": pad_sequences([x["text"] for x in inputs]),  # (tokens, lengths)
+            "audio": torch.stack([x["audio"] for x in inputs]),
+        }
+        return batch, torch.stack(mask), torch.stack(labels)
 
-    def tensors(self) -> tuple[Tensor, ...]:
-        """The whole split as ``(images, tokens, lengths, audio, mask, labels)``."""
+    def tensors(self) -> Batch:
+        """The whole split as one batch ``(inputs, mask, labels)`` (see the class docstring)."""
         return self.collate([self[i] for i in range(len(self))])

@@ -19,16 +19,29 @@ representation concatenation "late fusion"):
 
 A missing modality (mask 0) has its features replaced by zeros, and the methods that can do more
 (weights, gates, attention, late fusion) leave it out of their normalization altogether.
+
+``MultimodalClassifier`` assembles a model: one encoder per modality (``mmcourse.encoders``), a
+fusion module, a head. It is called like a fusion module, ``model(inputs, mask=None)``, with
+``inputs`` a dict from modality name to that encoder's input instead of a list of features.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from mmcourse.validate import (
+    check_choice,
+    check_int,
+    check_number,
+    check_shape,
+    check_tensor,
+    describe,
+)
 
 __all__ = [
     "AttentionFusion",
@@ -38,9 +51,7 @@ __all__ = [
     "LateFusion",
     "LowRankFusion",
     "MultimodalClassifier",
-    "Precomputed",
     "TensorFusion",
-    "UnimodalClassifier",
     "WeightedSumFusion",
     "append_one",
     "outer_product",
@@ -52,13 +63,12 @@ class Fusion(nn.Module):
 
     def __init__(self, in_dims: Sequence[int], out_dim: int) -> None:
         super().__init__()
-        in_dims = list(in_dims)
-        if not in_dims or not all(isinstance(d, int) and d > 0 for d in in_dims):
-            raise ValueError(f"in_dims must be a non-empty list of positive ints, got {in_dims!r}")
-        if not isinstance(out_dim, int) or out_dim < 1:
-            raise ValueError(f"out_dim must be a positive int, got {out_dim!r}")
-        self.in_dims = in_dims
-        self.out_dim = out_dim
+        if isinstance(in_dims, str) or not isinstance(in_dims, Sequence):
+            raise TypeError(f"in_dims must be a list of ints, got {describe(in_dims)}")
+        if not in_dims:
+            raise ValueError("in_dims must hold one feature size per modality, got an empty list")
+        self.in_dims = [check_int(d, f"in_dims[{m}]", 1) for m, d in enumerate(in_dims)]
+        self.out_dim = check_int(out_dim, "out_dim", 1)
 
     @property
     def num_modalities(self) -> int:
@@ -68,30 +78,24 @@ class Fusion(nn.Module):
     def check(self, features: Sequence[Tensor], mask: Tensor | None) -> tuple[list[Tensor], Tensor]:
         """Validate ``features`` and ``mask``; return the features and a float ``(N, M)`` mask."""
         if isinstance(features, Tensor) or not isinstance(features, Sequence):
-            kind = type(features).__name__
-            raise TypeError(f"features must be a list of {self.num_modalities} tensors, got {kind}")
+            wanted = f"a list of {self.num_modalities} tensors"
+            raise TypeError(f"features must be {wanted}, got {describe(features)}")
         if len(features) != self.num_modalities:
             raise ValueError(
-                f"expected {self.num_modalities} feature tensors (in_dims={self.in_dims}), "
+                f"features must be {self.num_modalities} tensors (in_dims={self.in_dims}), "
                 f"got {len(features)}"
             )
-        shapes = [tuple(f.shape) for f in features]
         for m, (f, d) in enumerate(zip(features, self.in_dims, strict=True)):
-            if f.dim() != 2 or f.shape[1] != d:
-                raise ValueError(
-                    f"modality {m} should have features of shape (N, {d}), got {tuple(f.shape)} "
-                    f"(all shapes: {shapes})"
-                )
+            check_tensor(f, f"features[{m}]", 2)
+            check_shape(f, f"features[{m}]", (None, d))
+        shapes = [tuple(f.shape) for f in features]
         if len({f.shape[0] for f in features}) != 1:
-            raise ValueError(f"all modalities need the same batch size, got shapes {shapes}")
+            raise ValueError(f"features must share their batch size N, got shapes {shapes}")
         n = features[0].shape[0]
         if mask is None:
             return list(features), features[0].new_ones(n, self.num_modalities)
-        if tuple(mask.shape) != (n, self.num_modalities):
-            raise ValueError(
-                f"mask should have shape (N, M) = ({n}, {self.num_modalities}), "
-                f"got {tuple(mask.shape)}"
-            )
+        check_tensor(mask, "mask", 2)
+        check_shape(mask, "mask", (n, self.num_modalities))  # (N, M)
         mask = mask.to(features[0].dtype)
         return [f * mask[:, m : m + 1] for m, f in enumerate(features)], mask
 
@@ -189,8 +193,7 @@ class LowRankFusion(Fusion):
 
     def __init__(self, in_dims: Sequence[int], out_dim: int, rank: int = 4) -> None:
         super().__init__(in_dims, out_dim)
-        if not isinstance(rank, int) or rank < 1:
-            raise ValueError(f"rank must be a positive int, got {rank!r}")
+        rank = check_int(rank, "rank", 1)
         self.rank = rank
         self.factors = nn.ParameterList(
             nn.Parameter(torch.empty(rank, d + 1, out_dim)) for d in self.in_dims
@@ -260,9 +263,11 @@ class AttentionFusion(Fusion):
         self, in_dims: Sequence[int], out_dim: int, embed_dim: int = 64, num_heads: int = 4
     ) -> None:
         super().__init__(in_dims, out_dim)
+        embed_dim = check_int(embed_dim, "embed_dim", 1)
+        num_heads = check_int(num_heads, "num_heads", 1)
         if embed_dim % num_heads:
             raise ValueError(
-                f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})"
+                f"embed_dim must be divisible by num_heads = {num_heads}, got {embed_dim}"
             )
         self.projections = nn.ModuleList(nn.Linear(d, embed_dim) for d in self.in_dims)
         self.modality_embedding = nn.Parameter(torch.randn(self.num_modalities, embed_dim) * 0.02)
@@ -297,9 +302,7 @@ class LateFusion(Fusion):
 
     def __init__(self, in_dims: Sequence[int], out_dim: int, combine: str = "log_prob") -> None:
         super().__init__(in_dims, out_dim)
-        if combine not in ("log_prob", "logits"):
-            raise ValueError(f"combine must be 'log_prob' or 'logits', got {combine!r}")
-        self.combine = combine
+        self.combine = check_choice(combine, "combine", ("log_prob", "logits"))
         self.heads = nn.ModuleList(nn.Linear(d, out_dim) for d in self.in_dims)
 
     def unimodal_logits(self, features: Sequence[Tensor]) -> Tensor:
@@ -319,73 +322,70 @@ class LateFusion(Fusion):
 class MultimodalClassifier(nn.Module):
     """``encoders -> fusion -> head``: the shape of every model in the fusion chapter.
 
-    ``encoders[m]`` turns modality ``m``'s input into ``(N, d_m)`` features (its ``out_dim``
-    attribute gives ``d_m``); ``fusion`` combines them into ``(N, fusion.out_dim)``; ``head``
-    (default: a linear layer) maps that to class logits.
+    ``encoders`` maps each modality's name to its encoder (any module with an ``out_dim``, such
+    as those of ``mmcourse.encoders``), in the order the fusion reads them: ``fusion.in_dims``
+    must be their ``out_dim``s. ``fusion`` combines the ``(N, d_m)`` features into
+    ``(N, fusion.out_dim)``; ``head`` (default: a linear layer) maps that to class logits.
 
-    ``forward(*inputs)`` takes the encoders' inputs in order, ``arity[m]`` tensors for encoder
-    ``m`` (the text encoder takes tokens and lengths: arity 2), optionally followed by an
-    ``(N, M)`` presence mask. During training, ``modality_dropout`` hides each modality of each
+    ``forward(inputs, mask=None)``: ``inputs`` maps every modality's name to its encoder's input,
+    a tensor or a tuple of tensors (the text encoder reads ``(tokens, lengths)``); ``mask`` is
+    the optional ``(N, M)`` presence mask, its columns in the order of ``encoders``, as every
+    fusion module takes it. During training, ``modality_dropout`` hides each modality of each
     sample with that probability (never all of them), a simple remedy for one modality
     dominating the others.
     """
 
     def __init__(
         self,
-        encoders: Sequence[nn.Module],
+        encoders: Mapping[str, nn.Module],
         fusion: Fusion,
         head: nn.Module | None = None,
         num_classes: int = 10,
-        arity: Sequence[int] | None = None,
         modality_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not isinstance(encoders, Mapping):
+            raise TypeError(
+                f"encoders must be a dict from modality name to encoder, got {describe(encoders)}"
+            )
         if not isinstance(fusion, Fusion):
             raise TypeError(f"fusion must be a mmcourse.fusion.Fusion, got {type(fusion).__name__}")
         if len(encoders) != fusion.num_modalities:
             raise ValueError(
-                f"{len(encoders)} encoders but the fusion expects "
-                f"{fusion.num_modalities} modalities"
+                f"encoders must have one entry per modality the fusion reads "
+                f"({fusion.num_modalities}), got {len(encoders)}: {list(encoders)}"
             )
-        dims = [getattr(e, "out_dim", None) for e in encoders]
+        dims = [getattr(e, "out_dim", None) for e in encoders.values()]
         if dims != fusion.in_dims:
             raise ValueError(
-                f"encoder out_dims {dims} do not match fusion.in_dims {fusion.in_dims}"
+                f"the encoders' out_dim must be fusion.in_dims = {fusion.in_dims}, got {dims}"
             )
-        if not 0.0 <= modality_dropout < 1.0:
+        if check_number(modality_dropout, "modality_dropout", 0.0) >= 1:
             raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}")
-        self.encoders = nn.ModuleList(encoders)
+        self.encoders = nn.ModuleDict(encoders)
         self.fusion = fusion
         self.head = head if head is not None else nn.Linear(fusion.out_dim, num_classes)
-        self.arity = list(arity) if arity is not None else [1] * len(encoders)
-        if len(self.arity) != len(encoders):
-            raise ValueError(f"arity {self.arity} needs one entry per encoder ({len(encoders)})")
         self.modality_dropout = modality_dropout
 
-    def split_inputs(
-        self, inputs: Sequence[Tensor]
-    ) -> tuple[list[tuple[Tensor, ...]], Tensor | None]:
-        """Group the flat inputs per encoder; return them and the mask (or None)."""
-        needed = sum(self.arity)
-        if len(inputs) not in (needed, needed + 1):
-            raise ValueError(
-                f"expected {needed} input tensors (arity {self.arity}), optionally followed by a "
-                f"mask, got {len(inputs)}"
+    def features(self, inputs: Mapping[str, Tensor | Sequence[Tensor]]) -> list[Tensor]:
+        """Each encoder's ``(N, d_m)`` features, in the order of ``encoders``."""
+        if not isinstance(inputs, Mapping):
+            raise TypeError(
+                f"inputs must be a dict from modality name to input, got {describe(inputs)}"
             )
-        groups, start = [], 0
-        for k in self.arity:
-            groups.append(tuple(inputs[start : start + k]))
-            start += k
-        return groups, (inputs[needed] if len(inputs) > needed else None)
+        if set(inputs) != set(self.encoders):
+            raise ValueError(f"inputs must have the keys {list(self.encoders)}, got {list(inputs)}")
+        features = []
+        for name, encoder in self.encoders.items():
+            x = inputs[name]
+            features.append(encoder(*x) if isinstance(x, tuple | list) else encoder(x))
+        return features
 
-    def features(self, *inputs: Tensor) -> tuple[list[Tensor], Tensor | None]:
-        """Each encoder's ``(N, d_m)`` features, and the mask that goes with them."""
-        groups, mask = self.split_inputs(inputs)
-        return [enc(*group) for enc, group in zip(self.encoders, groups, strict=True)], mask
-
-    def forward(self, *inputs: Tensor) -> Tensor:
+    def forward(
+        self, inputs: Mapping[str, Tensor | Sequence[Tensor]], mask: Tensor | None = None
+    ) -> Tensor:
         """Class logits ``(N, num_classes)``."""
-        features, mask = self.features(*inputs)
+        features = self.features(inputs)
         if self.training and self.modality_dropout > 0:
             n, m = features[0].shape[0], len(features)
             keep = (torch.rand(n, m, device=features[0].device) >= self.modality_dropout).float()
@@ -395,46 +395,3 @@ class MultimodalClassifier(nn.Module):
                 keep[empty.nonzero()[:, 0], rescue] = 1.0
             mask = keep if mask is None else mask * keep
         return self.head(self.fusion(features, mask))
-
-
-class UnimodalClassifier(nn.Module):
-    """One encoder and a linear head: the single-modality baseline every fusion must beat.
-
-    ``forward(*inputs)`` passes all inputs to the encoder (the text encoder takes tokens and
-    lengths) and returns ``(N, num_classes)`` logits.
-    """
-
-    def __init__(self, encoder: nn.Module, num_classes: int = 10) -> None:
-        super().__init__()
-        out_dim = getattr(encoder, "out_dim", None)
-        if not isinstance(out_dim, int):
-            raise TypeError(f"the encoder needs an int attribute out_dim, got {out_dim!r}")
-        self.encoder = encoder
-        self.head = nn.Linear(out_dim, num_classes)
-
-    def forward(self, *inputs: Tensor) -> Tensor:
-        """Class logits ``(N, num_classes)``."""
-        return self.head(self.encoder(*inputs))
-
-
-class Precomputed(nn.Identity):
-    """Stands in for an encoder whose features were computed beforehand (e.g. a frozen one).
-
-    It passes ``(N, out_dim)`` features through unchanged, and declares ``out_dim`` so that a
-    ``MultimodalClassifier`` can be trained on cached features.
-    """
-
-    def __init__(self, out_dim: int) -> None:
-        super().__init__()
-        if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
-            raise ValueError(f"out_dim must be a positive int, got {out_dim!r}")
-        self.out_dim = out_dim
-
-    def forward(self, features: Tensor) -> Tensor:
-        """The features themselves, checked to be ``(N, out_dim)``."""
-        if features.dim() != 2 or features.shape[1] != self.out_dim:
-            raise ValueError(
-                f"expected precomputed features of shape (N, {self.out_dim}), "
-                f"got {tuple(features.shape)}"
-            )
-        return features

@@ -27,16 +27,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = [
-    "GRU",
-    "LSTM",
-    "RNN",
-    "SequenceClassifier",
-    "gru_cell",
-    "lstm_cell",
-    "memory_task",
-    "rnn_cell",
-]
+from mmcourse.validate import check_choice, check_int, check_shape, check_tensor, describe
+
+__all__ = ["GRU", "LSTM", "RNN", "gru_cell", "lstm_cell", "rnn_cell"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,14 +46,8 @@ def _check_cell_args(
     b_hh: Tensor | None,
 ) -> None:
     """Validate one step: ``x`` (N, I), states (N, H), weights (gates*H, I) and (gates*H, H)."""
-    named = {"x": x, **states, "w_ih": w_ih, "w_hh": w_hh}
-    for name, value in named.items():
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-        if value.dim() != 2:
-            raise ValueError(
-                f"{name} must be 2-D, got {value.dim()}-D of shape {tuple(value.shape)}"
-            )
+    for name, value in {"x": x, **states, "w_ih": w_ih, "w_hh": w_hh}.items():
+        check_tensor(value, name, 2)
     n, i = x.shape
     if w_hh.shape[1] * gates != w_hh.shape[0]:
         raise ValueError(
@@ -69,23 +56,12 @@ def _check_cell_args(
             + (" (GRU blocks r, z, n are stacked along dim 0)" if gates == 3 else "")
         )
     h = w_hh.shape[1]
-    if tuple(w_ih.shape) != (gates * h, i):
-        raise ValueError(
-            f"w_ih must have shape ({gates * h}, {i}) for {i} input features and hidden size {h}, "
-            f"got {tuple(w_ih.shape)}"
-        )
+    check_shape(w_ih, "w_ih", (gates * h, i))  # (gates * hidden_size, input features)
     for name, state in states.items():
-        if tuple(state.shape) != (n, h):
-            raise ValueError(
-                f"{name} must have shape ({n}, {h}) (batch, hidden_size), got {tuple(state.shape)}"
-            )
+        check_shape(state, name, (n, h))  # (batch, hidden_size)
     for name, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
-        if bias is None:
-            continue
-        if not isinstance(bias, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor or None, got {type(bias).__name__}")
-        if tuple(bias.shape) != (gates * h,):
-            raise ValueError(f"{name} must have shape ({gates * h},), got {tuple(bias.shape)}")
+        if bias is not None:
+            check_shape(check_tensor(bias, name), name, (gates * h,))
 
 
 def _affine(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
@@ -111,8 +87,7 @@ def rnn_cell(
     biases ``(H,)``. Returns ``h'`` of shape ``(N, H)``.
     """
     _check_cell_args(1, x, {"h": h}, w_ih, w_hh, b_ih, b_hh)
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
     pre = _affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh)
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 
@@ -192,18 +167,10 @@ class _Recurrent(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("input_size", input_size),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
+        input_size = check_int(input_size, "input_size", 1)
+        hidden_size = check_int(hidden_size, "hidden_size", 1)
+        num_layers = check_int(num_layers, "num_layers", 1)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.batch_first = bool(batch_first)
         self.bias = bool(bias)
         rows = self.GATES * hidden_size
@@ -251,11 +218,13 @@ class _Recurrent(nn.Module):
                 f"got {type(module).__name__}"
             )
         if module.bidirectional:
-            raise ValueError("bidirectional layers are not supported")
+            raise ValueError("module must be unidirectional (bidirectional=False), got True")
         if getattr(module, "proj_size", 0):
-            raise ValueError("LSTM projections (proj_size > 0) are not supported")
+            raise ValueError(
+                f"module must have no projection (proj_size=0), got {module.proj_size}"
+            )
         if module.dropout:
-            raise ValueError("dropout between layers is not supported")
+            raise ValueError(f"module must have no dropout between layers, got {module.dropout}")
         kwargs = {}
         if cls.TORCH_CLASS is nn.RNN:
             kwargs["nonlinearity"] = module.nonlinearity
@@ -276,23 +245,22 @@ class _Recurrent(nn.Module):
 
     def _prepare_input(self, x: Tensor) -> tuple[Tensor, bool]:
         """The input as ``(T, N, I)`` (time first, as the loop wants) and whether it was batched."""
-        if not isinstance(x, Tensor):
-            raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+        check_tensor(x, "input")
         if not x.is_floating_point():
             raise TypeError(
-                f"input must be a floating-point tensor, got {x.dtype}; token ids go through an "
-                "embedding (nn.Embedding) first"
+                f"input must be a floating-point tensor, got dtype {x.dtype}; token ids go through "
+                "an embedding (nn.Embedding) first"
             )
         layout = "(N, T, input_size)" if self.batch_first else "(T, N, input_size)"
         if x.dim() not in (2, 3):
             raise ValueError(
-                f"expected a 3-D input {layout} or a 2-D unbatched input (T, input_size), "
-                f"got {x.dim()}-D input of shape {tuple(x.shape)}"
+                f"input must be a 3-D tensor {layout} or a 2-D unbatched one (T, input_size), "
+                f"got a {x.dim()}-D tensor of shape {tuple(x.shape)}"
             )
         if x.shape[-1] != self.input_size:
             raise ValueError(
-                f"expected input with {self.input_size} features (input_size={self.input_size}) "
-                f"in the last dimension, got input of shape {tuple(x.shape)}"
+                f"input must have input_size = {self.input_size} features in its last dimension, "
+                f"got shape {tuple(x.shape)}"
             )
         batched = x.dim() == 3
         shape = tuple(x.shape)
@@ -300,39 +268,68 @@ class _Recurrent(nn.Module):
             x = x.unsqueeze(1)  # (T, 1, I)
         elif self.batch_first:
             x = x.transpose(0, 1)  # (T, N, I)
-        if x.shape[0] == 0:
-            raise ValueError(f"the sequences are empty (length 0): input of shape {shape}")
-        if x.shape[1] == 0:
-            raise ValueError(f"the batch is empty (0 sequences): input of shape {shape}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(
+                f"input must hold at least one step of one sequence, got shape {shape}"
+            )
         return x, batched
 
     def _prepare_state(self, state: Any, name: str, n: int, batched: bool, like: Tensor) -> Tensor:
         """A state ``(num_layers, N, H)``; zeros when ``state`` is None."""
-        expected = (self.num_layers, n, self.hidden_size) if batched else None
         if state is None:
             return like.new_zeros(self.num_layers, n, self.hidden_size)
-        if not isinstance(state, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor or None, got {type(state).__name__}")
-        if not batched:
-            if tuple(state.shape) != (self.num_layers, self.hidden_size):
-                raise ValueError(
-                    f"for an unbatched input, {name} must have shape "
-                    f"({self.num_layers}, {self.hidden_size}) (num_layers, hidden_size), "
-                    f"got {tuple(state.shape)}"
-                )
-            return state.unsqueeze(1)
-        if tuple(state.shape) != expected:
-            raise ValueError(
-                f"{name} must have shape {expected} (num_layers, batch, hidden_size), "
-                f"got {tuple(state.shape)}"
-            )
-        return state
+        check_tensor(state, name)
+        if not batched:  # (num_layers, hidden_size) for an unbatched input
+            return check_shape(state, name, (self.num_layers, self.hidden_size)).unsqueeze(1)
+        return check_shape(state, name, (self.num_layers, n, self.hidden_size))
 
     def _finish(self, outputs: Tensor, batched: bool) -> Tensor:
         """``(T, N, H)`` back to the caller's layout."""
         if not batched:
             return outputs.squeeze(1)
         return outputs.transpose(0, 1) if self.batch_first else outputs
+
+    # -- the loop over layers and time --------------------------------------------------------
+
+    STATES = ("h_0",)  # the names of the tensors the layer carries from step to step
+
+    def step(
+        self, x_t: Tensor, state: tuple[Tensor, ...], weights: tuple[Tensor | None, ...]
+    ) -> tuple[Tensor, ...]:
+        """One step of one layer: the next state from ``x_t`` ``(N, I)``; ``state[0]`` is h."""
+        raise NotImplementedError
+
+    def _initial_states(self, state: Any) -> tuple[Any, ...]:
+        """The caller's ``state`` as one entry (a tensor or None) per name in ``STATES``."""
+        return (state,)
+
+    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """``(output, final state)`` as the ``torch.nn`` layer returns them.
+
+        For each layer ``l`` and each step ``t``: ``state = step(x_t, state)``, and the layer's
+        outputs ``h_1 .. h_T`` are the next layer's inputs. Returns the last layer's outputs
+        ``(N, T, H)`` and every layer's final state ``(num_layers, N, H)`` (for the LSTM the
+        pair ``(h_n, c_n)``).
+        """
+        x, batched = self._prepare_input(x)
+        given = self._initial_states(state)
+        states = [
+            self._prepare_state(s, name, x.shape[1], batched, x)
+            for s, name in zip(given, self.STATES, strict=True)
+        ]
+        finals = []
+        for layer in range(self.num_layers):
+            weights = self.layer_weights(layer)
+            state, outputs = tuple(s[layer] for s in states), []
+            for x_t in x:  # x is (T, N, features): one step at a time
+                state = self.step(x_t, state, weights)
+                outputs.append(state[0])  # the hidden state h is the output
+            x = torch.stack(outputs)  # this layer's outputs are the next layer's inputs
+            finals.append(state)
+        final = [torch.stack(parts) for parts in zip(*finals, strict=True)]  # (layers, N, H)
+        if not batched:
+            final = [f.squeeze(1) for f in final]
+        return self._finish(x, batched), final[0] if len(final) == 1 else tuple(final)
 
 
 class RNN(_Recurrent):
@@ -342,7 +339,7 @@ class RNN(_Recurrent):
     ``batch_first=False``; ``(T, I)`` unbatched) and an optional initial state ``h_0`` of shape
     ``(num_layers, N, H)``, and returns ``(output, h_n)``: the last layer's hidden state at every
     step, ``(N, T, H)``, and every layer's final state, ``(num_layers, N, H)``. Layer ``l > 0``
-    reads the outputs of layer ``l - 1``.
+    reads the outputs of layer ``l - 1``. Each step is ``rnn_cell``.
     """
 
     GATES = 1
@@ -357,154 +354,59 @@ class RNN(_Recurrent):
         bias: bool = True,
         nonlinearity: str = "tanh",
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
         super().__init__(input_size, hidden_size, num_layers, batch_first, bias)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
 
-    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """``(output, h_n)`` as ``nn.RNN`` returns them (see the class docstring)."""
-        x, batched = self._prepare_input(x)
-        h0 = self._prepare_state(state, "h_0", x.shape[1], batched, x)
-        finals = []
-        for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
-            h, steps = h0[layer], []
-            for x_t in x:  # x is (T, N, features): one step at a time
-                h = rnn_cell(x_t, h, w_ih, w_hh, b_ih, b_hh, self.nonlinearity)
-                steps.append(h)
-            x = torch.stack(steps)  # this layer's outputs are the next layer's inputs
-            finals.append(h)
-        h_n = torch.stack(finals)
-        return self._finish(x, batched), (h_n if batched else h_n.squeeze(1))
+    def step(
+        self, x_t: Tensor, state: tuple[Tensor, ...], weights: tuple[Tensor | None, ...]
+    ) -> tuple[Tensor, ...]:
+        """``(h',)`` with ``h' = rnn_cell(x_t, h, ...)``."""
+        return (rnn_cell(x_t, *state, *weights, self.nonlinearity),)
 
 
 class LSTM(_Recurrent):
     """A stack of LSTM layers, like ``nn.LSTM`` (gate order ``i, f, g, o``).
 
     ``forward(x, state=None)``: ``x`` as for ``RNN``; ``state`` is ``None`` or a pair
-    ``(h_0, c_0)``, each ``(num_layers, N, H)``. Returns ``(output, (h_n, c_n))``.
+    ``(h_0, c_0)``, each ``(num_layers, N, H)``. Returns ``(output, (h_n, c_n))``. Each step is
+    ``lstm_cell``.
     """
 
     GATES = 4
     TORCH_CLASS = nn.LSTM
+    STATES = ("h_0", "c_0")
 
-    def forward(
-        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """``(output, (h_n, c_n))`` as ``nn.LSTM`` returns them."""
-        x, batched = self._prepare_input(x)
+    def _initial_states(self, state: Any) -> tuple[Any, ...]:
         if state is None:
-            state = (None, None)
-        elif not isinstance(state, tuple | list) or len(state) != 2:
+            return (None, None)
+        if not isinstance(state, tuple | list) or len(state) != 2:
             raise TypeError(
-                "the LSTM state must be a pair (h_0, c_0) of tensors, "
-                f"got {type(state).__name__}"
-                + (f" of shape {tuple(state.shape)}" if isinstance(state, Tensor) else "")
+                f"state must be a pair (h_0, c_0) of tensors for an LSTM, got {describe(state)}"
             )
-        h0 = self._prepare_state(state[0], "h_0", x.shape[1], batched, x)
-        c0 = self._prepare_state(state[1], "c_0", x.shape[1], batched, x)
-        h_finals, c_finals = [], []
-        for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
-            h, c, steps = h0[layer], c0[layer], []
-            for x_t in x:
-                h, c = lstm_cell(x_t, h, c, w_ih, w_hh, b_ih, b_hh)
-                steps.append(h)
-            x = torch.stack(steps)
-            h_finals.append(h)
-            c_finals.append(c)
-        h_n, c_n = torch.stack(h_finals), torch.stack(c_finals)
-        if not batched:
-            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
-        return self._finish(x, batched), (h_n, c_n)
+        return tuple(state)
+
+    def step(
+        self, x_t: Tensor, state: tuple[Tensor, ...], weights: tuple[Tensor | None, ...]
+    ) -> tuple[Tensor, ...]:
+        """``(h', c') = lstm_cell(x_t, h, c, ...)``."""
+        return lstm_cell(x_t, *state, *weights)
 
 
 class GRU(_Recurrent):
     """A stack of GRU layers, like ``nn.GRU`` (block order ``r, z, n``).
 
-    ``forward(x, state=None)`` has the signature and return value of ``RNN.forward``.
+    ``forward(x, state=None)`` has the signature and return value of ``RNN.forward``. Each step
+    is ``gru_cell``.
     """
 
     GATES = 3
     TORCH_CLASS = nn.GRU
 
-    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """``(output, h_n)`` as ``nn.GRU`` returns them."""
-        x, batched = self._prepare_input(x)
-        h0 = self._prepare_state(state, "h_0", x.shape[1], batched, x)
-        finals = []
-        for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
-            h, steps = h0[layer], []
-            for x_t in x:
-                h = gru_cell(x_t, h, w_ih, w_hh, b_ih, b_hh)
-                steps.append(h)
-            x = torch.stack(steps)
-            finals.append(h)
-        h_n = torch.stack(finals)
-        return self._finish(x, batched), (h_n if batched else h_n.squeeze(1))
-
-
-# ---------------------------------------------------------------------------------------------
-# A task that needs memory
-
-
-def memory_task(
-    n: int,
-    length: int,
-    num_classes: int = 4,
-    noise: float = 1.0,
-    generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Sequences whose label is shown at the first step only, followed by noise.
-
-    Returns ``(x, labels)``: ``x`` of shape ``(n, length, num_classes + 1)`` and ``labels`` of
-    shape ``(n,)`` (int64 in ``0 .. num_classes - 1``). Step 0 of sequence ``k`` is the one-hot
-    vector of ``labels[k]`` with the last feature (a marker) set to 1; every later step is
-    Gaussian noise of standard deviation ``noise`` in the first ``num_classes`` features, marker 0.
-    A model that reads the whole sequence and answers at the end must carry the first step
-    across ``length - 1`` noisy steps; guessing gives ``1 / num_classes``. Deterministic given
-    ``generator``.
-    """
-    for name, value, minimum in (
-        ("n", n, 1),
-        ("length", length, 1),
-        ("num_classes", num_classes, 2),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-        if value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if not isinstance(noise, int | float) or isinstance(noise, bool) or noise < 0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-    labels = torch.randint(0, num_classes, (n,), generator=generator)
-    x = noise * torch.randn(n, length, num_classes + 1, generator=generator)
-    x[:, :, num_classes] = 0.0
-    x[:, 0] = torch.nn.functional.one_hot(labels, num_classes + 1).float()
-    x[:, 0, num_classes] = 1.0
-    return x, labels
-
-
-class SequenceClassifier(nn.Module):
-    """A recurrent layer followed by a linear head on its output at the last step.
-
-    ``recurrent`` is any module called as ``recurrent(x)`` that returns ``(output, state)`` with
-    ``output`` of shape ``(N, T, hidden_size)`` (batch first): ``RNN``, ``LSTM``, ``GRU`` here
-    or their ``torch.nn`` counterparts. ``forward(x)`` returns logits ``(N, num_classes)``.
-    """
-
-    def __init__(self, recurrent: nn.Module, hidden_size: int, num_classes: int) -> None:
-        super().__init__()
-        if getattr(recurrent, "batch_first", True) is not True:
-            raise ValueError("the recurrent layer must be batch_first=True")
-        self.recurrent = recurrent
-        self.head = nn.Linear(hidden_size, num_classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``x`` ``(N, T, I)`` -> logits ``(N, num_classes)`` from the last step's output."""
-        output, _ = self.recurrent(x)
-        return self.head(output[:, -1])
+    def step(
+        self, x_t: Tensor, state: tuple[Tensor, ...], weights: tuple[Tensor | None, ...]
+    ) -> tuple[Tensor, ...]:
+        """``(h',)`` with ``h' = gru_cell(x_t, h, ...)``."""
+        return (gru_cell(x_t, *state, *weights),)

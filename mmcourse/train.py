@@ -1,9 +1,16 @@
 """A small, deterministic training loop shared by every chapter: ``fit``, ``evaluate``, ``predict``.
 
-Data is either a ``DataLoader`` or a tuple of tensors ``(*inputs, targets)`` whose first
-dimension is the sample. Each batch is such a tuple, and the model is called as
-``model(*inputs)``; so a multimodal model that takes ``(image, tokens, lengths, audio)`` trains
-with the same loop as a CNN that takes ``(image,)``.
+Data is either a ``DataLoader`` or a tuple ``(*inputs, targets)`` whose tensors all have the
+sample as their first dimension. Each batch is such a tuple, and the model is called as
+``model(*inputs)``:
+
+* a CNN: ``(images, labels)``, called as ``model(images)``;
+* a text classifier: ``(tokens, lengths, labels)``, called as ``model(tokens, lengths)``;
+* a ``MultimodalClassifier``: ``(inputs, mask, labels)`` with ``inputs`` a dict from modality
+  name to tensor (or tuple of tensors), called as ``model(inputs, mask)``
+  (``MultimodalDigits.tensors()`` returns such a tuple).
+
+An input may hold tensors inside dicts and tuples; the loop batches and moves every one of them.
 
 For a tuple of tensors the loop does its own batching (a seeded permutation and slicing), which is
 much faster on small data than a ``DataLoader`` and gives the same batches on every machine.
@@ -16,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +33,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from mmcourse.utils import get_device
+from mmcourse.validate import check_int, describe
 
 if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
     from matplotlib.figure import Figure
@@ -100,41 +108,61 @@ def _show_progress(progress: bool | None) -> bool:
     return "google.colab" in sys.modules or sys.stderr.isatty()
 
 
+def _map(fn: Callable[[Tensor], Tensor], x: Any) -> Any:
+    """``fn`` applied to every tensor in ``x`` (dicts, tuples and lists of them included)."""
+    if isinstance(x, Tensor):
+        return fn(x)
+    if isinstance(x, Mapping):
+        return {key: _map(fn, value) for key, value in x.items()}
+    if isinstance(x, tuple | list):
+        return tuple(_map(fn, value) for value in x)
+    return x  # anything else (a DataLoader batch may hold strings) passes through
+
+
+def _tensors(x: Any) -> list[Tensor]:
+    """Every tensor in ``x`` (a tensor, or dicts, tuples and lists of them), in order."""
+    if isinstance(x, Tensor):
+        return [x]
+    values = list(x.values()) if isinstance(x, Mapping) else x
+    if not isinstance(values, tuple | list):
+        raise TypeError(f"a batch may hold tensors, dicts, tuples and lists, got {describe(x)}")
+    return [t for value in values for t in _tensors(value)]
+
+
 def _check_data(data: Any, name: str) -> None:
     if isinstance(data, DataLoader):
         return
-    if (
-        not isinstance(data, Sequence)
-        or len(data) < 2
-        or not all(isinstance(t, Tensor) for t in data)
-    ):
-        raise TypeError(
-            f"{name} must be a DataLoader or a tuple of tensors (*inputs, targets), "
-            f"got {type(data).__name__}"
-        )
-    sizes = [t.shape[0] if t.dim() else None for t in data]
+    wanted = "a DataLoader or a tuple (*inputs, targets) of tensors"
+    if isinstance(data, Tensor | Mapping) or not isinstance(data, Sequence) or len(data) < 2:
+        raise TypeError(f"{name} must be {wanted}, got {describe(data)}")
+    try:
+        tensors = _tensors(data)
+    except TypeError:
+        raise TypeError(f"{name} must be {wanted}, got {describe(data)}") from None
+    sizes = [t.shape[0] if t.dim() else None for t in tensors]
     if len(set(sizes)) != 1 or sizes[0] is None:
         raise ValueError(
-            f"every tensor in {name} needs the same first (sample) dimension, got sizes {sizes}"
+            f"every tensor in {name} must have the same first (sample) dimension, got sizes {sizes}"
         )
 
 
 def _batches(
     data: Data, batch_size: int, shuffle: bool, generator: torch.Generator | None
-) -> Iterator[tuple[Tensor, ...]]:
+) -> Iterator[tuple[Any, ...]]:
     if isinstance(data, DataLoader):
         for batch in data:
             yield tuple(batch) if isinstance(batch, list | tuple) else (batch,)
         return
-    n = data[0].shape[0]
+    first = _tensors(data)[0]
+    n = first.shape[0]
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
-        index = order[start : start + batch_size].to(data[0].device)
-        yield tuple(t[index] for t in data)
+        index = order[start : start + batch_size].to(first.device)
+        yield _map(lambda t: t[index], tuple(data))  # noqa: B023 (used at once)
 
 
 def _to(batch: tuple[Any, ...], device: torch.device) -> tuple[Any, ...]:
-    return tuple(t.to(device, non_blocking=True) if isinstance(t, Tensor) else t for t in batch)
+    return _map(lambda t: t.to(device, non_blocking=True), tuple(batch))
 
 
 def _n_correct(output: Tensor, target: Tensor) -> int | None:
@@ -168,11 +196,9 @@ def fit(
     (default: ``get_device()``) and left there.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        raise TypeError(f"model must be an nn.Module, got {describe(model)}")
+    epochs = check_int(epochs, "epochs", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     _check_data(train_data, "train_data")
     if val_data is not None:
         _check_data(val_data, "val_data")
@@ -262,7 +288,7 @@ def evaluate(
             total_correct += correct
     model.train(was_training)
     if total == 0:
-        raise ValueError("data is empty")
+        raise ValueError("data must hold at least one sample, got none")
     metrics = {"loss": total_loss / total}
     if countable:
         metrics["accuracy"] = total_correct / total
@@ -279,8 +305,9 @@ def predict(
 ) -> Tensor:
     """The model's outputs for every sample, concatenated, on the CPU (eval mode).
 
-    ``inputs`` is a tuple of input tensors (no targets) or a ``DataLoader`` whose batches are
-    ``(*inputs, targets)``.
+    ``inputs`` is a tuple of the model's inputs (no targets), e.g. ``(images,)`` or
+    ``(inputs, mask)`` for a ``MultimodalClassifier``, a single tensor, or a ``DataLoader`` whose
+    batches are ``(*inputs, targets)``.
     """
     device = torch.device(device) if device is not None else next(_devices(model), get_device())
     was_training = model.training
@@ -289,7 +316,7 @@ def predict(
     if isinstance(inputs, DataLoader):
         batches = (batch[:-1] for batch in _batches(inputs, batch_size, False, None))
     else:
-        if isinstance(inputs, Tensor):
+        if isinstance(inputs, Tensor | Mapping):
             inputs = (inputs,)
         batches = _batches(tuple(inputs), batch_size, shuffle=False, generator=None)
     for batch in batches:

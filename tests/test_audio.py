@@ -1,4 +1,4 @@
-"""mmcourse.audio against torch and torchaudio: values, gradients, data, encoder and errors."""
+"""mmcourse.audio against torch and torchaudio: values, gradients, keypad tones and errors."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from mmcourse.audio import (
     COLUMN_HZ,
     KEYPAD,
     ROW_HZ,
-    AudioEncoder,
     add_noise,
     alias_frequency,
     amplitude_to_db,
@@ -446,45 +445,6 @@ def test_pad_or_crop():
 
 
 # ---------------------------------------------------------------------------------------------
-# The encoder
-
-
-def test_audio_encoder_shapes_parameters_and_batch_independence():
-    torch.manual_seed(0)
-    encoder = AudioEncoder(out_dim=24)
-    x = dtmf_batch(torch.arange(6), snr_db=5.0, generator=torch.Generator().manual_seed(0))
-    out = encoder(x)
-    assert out.shape == (6, 24) and encoder.out_dim == 24
-    assert encoder.features(x).shape == (6, 40, 800 // 64 + 1)
-    torch.testing.assert_close(encoder.body(encoder.features(x)), out)
-    names = {name for name, _ in encoder.named_parameters()}
-    assert len(names) == 6  # two convolutions and one linear layer, weight and bias each
-    assert "filterbank" not in names and "filterbank" not in encoder.state_dict()
-    out.sum().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.parameters())
-    # Each clip is encoded on its own, whatever else is in the batch.
-    torch.testing.assert_close(encoder(x[2:3]), out[2:3].detach(), rtol=1e-4, atol=1e-5)
-    # Standardized log-mel features: the loudness of a (noisy) clip does not matter.
-    torch.testing.assert_close(encoder(0.1 * x), out.detach(), rtol=1e-3, atol=1e-4)
-
-
-def test_audio_encoder_learns_clean_tones():
-    torch.manual_seed(0)
-    encoder = AudioEncoder(out_dim=32)
-    model = torch.nn.Sequential(encoder, torch.nn.Linear(encoder.out_dim, 10))
-    labels = torch.arange(10).repeat(10)
-    x = dtmf_batch(labels, num_samples=400, generator=torch.Generator().manual_seed(0))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(50):
-        loss = torch.nn.functional.cross_entropy(model(x), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    test = dtmf_batch(labels, num_samples=400, generator=torch.Generator().manual_seed(1))
-    assert (model(test).argmax(1) == labels).float().mean() >= 0.9
-
-
-# ---------------------------------------------------------------------------------------------
 # torchaudio is a reference, never a dependency of the import
 
 
@@ -504,117 +464,145 @@ def test_import_does_not_load_torchaudio():
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: dtmf(10), ValueError, "digit must be from 0 to 9, got 10"),
-        (lambda: dtmf(-1), ValueError, "from 0 to 9, got -1"),
-        (lambda: dtmf(3.0), TypeError, "digit must be an int"),
-        (lambda: dtmf("5"), TypeError, "digit must be an int"),
-        (lambda: dtmf(True), TypeError, "got bool"),
-        (lambda: dtmf(1, sample_rate=0), ValueError, "sample_rate must be positive, got 0"),
-        (lambda: dtmf(1, sample_rate=-8000), ValueError, "sample_rate must be positive"),
-        (lambda: dtmf(1, sample_rate=2000), ValueError, "Nyquist frequency 1000 Hz"),
-        (lambda: dtmf(1, duration=0), ValueError, "duration must be a positive"),
-        (lambda: dtmf_batch(torch.tensor([1, 12])), ValueError, "from 0 to 9, got 12"),
-        (lambda: dtmf_batch(torch.tensor([1.0, 2.0])), TypeError, "1-D tensor of integers"),
-        (lambda: dtmf_batch(torch.zeros(2, 2, dtype=torch.long)), TypeError, r"shape \(2, 2\)"),
-        (lambda: dtmf_batch(torch.tensor([1]), sample_rate=0), ValueError, "positive, got 0"),
-        (lambda: dtmf_batch(torch.tensor([1]), sample_rate=2500), ValueError, "too low"),
+        (lambda: dtmf(10), ValueError, "digit.*int.*9.*got 10"),
+        (lambda: dtmf(-1), ValueError, "digit.*int.*>= 0.*got -1"),
+        (lambda: dtmf(3.0), TypeError, "digit.*int.*got float 3.0"),
+        (lambda: dtmf("5"), TypeError, "digit.*int.*got str '5'"),
+        (lambda: dtmf(True), TypeError, "digit.*int.*got bool True"),
+        (lambda: dtmf(1, sample_rate=0), ValueError, "sample_rate.*> 0.*got 0"),
+        (lambda: dtmf(1, sample_rate=-8000), ValueError, "sample_rate.*> 0.*got -8000"),
+        (lambda: dtmf(1, sample_rate=2000), ValueError, "sample_rate 2000.*Nyquist.*1000 Hz"),
+        (lambda: dtmf(1, duration=0), ValueError, "duration.*> 0.*got 0"),
+        (lambda: dtmf_batch(torch.tensor([1, 12])), ValueError, "digits.*0 to 9.*got 12"),
+        (lambda: dtmf_batch(torch.tensor([1.0, 2.0])), TypeError, "digits.*integer.*float32"),
+        (
+            lambda: dtmf_batch(torch.zeros(2, 2, dtype=torch.long)),
+            ValueError,
+            r"digits.*1-D.*\(2, 2\)",
+        ),
+        (
+            lambda: dtmf_batch(torch.tensor([1]), sample_rate=0),
+            ValueError,
+            "sample_rate.*> 0.*got 0",
+        ),
+        (
+            lambda: dtmf_batch(torch.tensor([1]), sample_rate=2500),
+            ValueError,
+            "sample_rate 2500.*too low.*1477",
+        ),
         (
             lambda: dtmf_batch(torch.tensor([1]), num_samples=0),
             ValueError,
-            "num_samples must be >= 1",
+            "num_samples.*>= 1.*got 0",
         ),
         (
             lambda: dtmf_batch(torch.tensor([1]), num_samples=10, min_samples=20),
             ValueError,
-            "exceeds",
+            r"min_samples \(20\) exceeds num_samples \(10\)",
         ),
         (
             lambda: dtmf_batch(torch.tensor([1, 2]), snr_db=torch.zeros(3)),
             ValueError,
-            r"shape \(2,\)",
+            r"snr_db.*\(2,\).*\(3,\)",
         ),
-        (lambda: add_noise(torch.zeros(2, 5), torch.zeros(2, 2)), ValueError, "broadcast"),
-        (lambda: add_noise([0.0], 3.0), TypeError, "must be a torch.Tensor"),
-        (lambda: alias_frequency(100.0, 0), ValueError, "sample_rate must be positive"),
+        (
+            lambda: add_noise(torch.zeros(2, 5), torch.zeros(2, 2)),
+            ValueError,
+            r"snr_db.*broadcast.*\(2,\).*\(2, 2\)",
+        ),
+        (lambda: add_noise([0.0], 3.0), TypeError, r"waveform.*torch\.Tensor.*list"),
+        (lambda: alias_frequency(100.0, 0), ValueError, "sample_rate.*> 0.*got 0"),
+        (lambda: alias_frequency("100", 8000), TypeError, "frequency.*number.*str '100'"),
         (
             lambda: stft(torch.zeros(2, 2, 2, 100), 16),
             ValueError,
-            r"\(L,\), \(N, L\) or \(N, C, L\).* 4-D",
+            r"waveform.*1-D or 2-D or 3-D.*4-D",
         ),
-        (lambda: stft(torch.tensor(1.0), 16), ValueError, "got a 0-D tensor"),
-        (lambda: stft(torch.zeros(100, dtype=torch.long), 16), TypeError, "floating-point"),
-        (lambda: stft(torch.zeros(100), 1), ValueError, "n_fft must be >= 2, got 1"),
-        (lambda: stft(torch.zeros(100), 16.0), TypeError, "n_fft must be an int"),
-        (lambda: stft(torch.zeros(100), 16, hop_length=0), ValueError, "hop_length must be >= 1"),
+        (lambda: stft(torch.tensor(1.0), 16), ValueError, "waveform.*0-D"),
+        (
+            lambda: stft(torch.zeros(100, dtype=torch.long), 16),
+            TypeError,
+            "waveform.*floating.*int64",
+        ),
+        (lambda: stft(torch.zeros(100), 1), ValueError, "n_fft.*>= 2.*got 1"),
+        (lambda: stft(torch.zeros(100), 16.0), TypeError, "n_fft.*int.*float 16.0"),
+        (lambda: stft(torch.zeros(100), 16, hop_length=0), ValueError, "hop_length.*>= 1.*got 0"),
         (
             lambda: stft(torch.zeros(100), 16, win_length=20),
             ValueError,
             r"win_length \(20\) must be <= n_fft \(16\)",
         ),
-        (lambda: stft(torch.zeros(100), 256), ValueError, "longer than 128 samples; got 100"),
-        (lambda: frame(torch.zeros(10), 16, 4, center=False), ValueError, "fewer than n_fft"),
+        (lambda: stft(torch.zeros(100), 256), ValueError, "n_fft // 2 = 128.*got 100"),
+        (lambda: frame(torch.zeros(10), 16, 4, center=False), ValueError, "10 samples.*n_fft = 16"),
         (
             lambda: spectrogram(torch.zeros(100), 16, power=0),
             ValueError,
-            "power must be a positive",
+            "power.*> 0.*got 0",
         ),
+        (lambda: dft([1.0]), TypeError, r"x.*torch\.Tensor.*list"),
+        (lambda: dft(torch.tensor(1.0)), ValueError, "x.*0-D"),
         (
             lambda: mel_filterbank(129, 0.0, 5000.0, 40, 8000),
             ValueError,
-            "above the Nyquist frequency sample_rate / 2 = 4000 Hz",
+            "f_max = 5000.0 Hz.*sample_rate / 2 = 4000 Hz",
         ),
         (
             lambda: mel_filterbank(129, 0.0, 4000.0, 0, 8000),
             ValueError,
-            "n_mels must be >= 1, got 0",
+            "n_mels.*>= 1.*got 0",
         ),
         (
             lambda: mel_filterbank(129, 0.0, 4000.0, 40, 0),
             ValueError,
-            "sample_rate must be positive",
+            "sample_rate.*> 0.*got 0",
         ),
         (
             lambda: mel_filterbank(129, 0.0, 4000.0, 40, -8000),
             ValueError,
-            "sample_rate must be positive",
+            "sample_rate.*> 0.*got -8000",
         ),
-        (lambda: mel_filterbank(1, 0.0, 4000.0, 40, 8000), ValueError, "n_freqs must be >= 2"),
-        (lambda: mel_filterbank(129, 3000.0, 2000.0, 4, 8000), ValueError, "must be below f_max"),
-        (lambda: mel_filterbank(129, -1.0, 2000.0, 4, 8000), ValueError, "f_min must be >= 0"),
+        (lambda: mel_filterbank(1, 0.0, 4000.0, 40, 8000), ValueError, "n_freqs.*>= 2.*got 1"),
+        (
+            lambda: mel_filterbank(129, 3000.0, 2000.0, 4, 8000),
+            ValueError,
+            r"f_min \(3000.0 Hz\).*below f_max \(2000.0 Hz\)",
+        ),
+        (lambda: mel_filterbank(129, -1.0, 2000.0, 4, 8000), ValueError, "f_min.*>= 0.*got -1.0"),
+        (lambda: mel_filterbank(129, "0", 2000.0, 4, 8000), TypeError, "f_min.*number.*str '0'"),
         (
             lambda: mel_filterbank(129, 0.0, 4000.0, 4, "8000"),
             TypeError,
-            "sample_rate must be a number",
+            "sample_rate.*number.*str '8000'",
         ),
         (
             lambda: mel_spectrogram(torch.zeros(1000), 8000, n_fft=256, f_max=4001.0),
             ValueError,
-            "Nyquist",
+            "f_max = 4001.0 Hz.*Nyquist.*4000 Hz",
         ),
-        (lambda: mel_spectrogram(torch.zeros(1000), 0), ValueError, "sample_rate must be positive"),
+        (lambda: mel_spectrogram(torch.zeros(1000), 0), ValueError, "sample_rate.*> 0.*got 0"),
         (
             lambda: mel_spectrogram(torch.zeros(1000), 8000, n_fft=0),
             ValueError,
-            "n_fft must be >= 2",
+            "n_fft.*>= 2.*got 0",
         ),
         (
             lambda: mel_spectrogram(torch.zeros(1000), 8000, n_mels=0),
             ValueError,
-            "n_mels must be >= 1",
+            "n_mels.*>= 1.*got 0",
         ),
-        (lambda: mel_spectrogram(torch.zeros(1, 1, 1, 1000), 8000), ValueError, "4-D tensor"),
-        (lambda: amplitude_to_db(torch.ones(3), "energy"), ValueError, "stype"),
-        (lambda: amplitude_to_db(torch.ones(3), top_db=-1.0), ValueError, "top_db"),
-        (lambda: amplitude_to_db([1.0]), TypeError, "torch.Tensor"),
-        (lambda: dct_matrix(41, 40), ValueError, r"n_mfcc \(41\) cannot exceed n_mels \(40\)"),
-        (lambda: hz_to_mel("440"), TypeError, "frequency must be a number or a tensor"),
-        (lambda: mel_to_hz(None), TypeError, "mel must be a number or a tensor"),
-        (lambda: hann_window(0), ValueError, "window_length must be >= 1"),
-        (lambda: pad_or_crop(torch.zeros(5), 0), ValueError, "num_samples must be >= 1"),
-        (lambda: AudioEncoder()(torch.zeros(800)), ValueError, r"shape \(N, L\), got \(800,\)"),
-        (lambda: AudioEncoder()(torch.zeros(2, 1, 800)), ValueError, r"got \(2, 1, 800\)"),
-        (lambda: AudioEncoder(sample_rate=0), ValueError, "sample_rate must be positive"),
-        (lambda: AudioEncoder(n_mels=0), ValueError, "n_mels must be >= 1"),
+        (lambda: mel_spectrogram(torch.zeros(1, 1, 1, 1000), 8000), ValueError, "waveform.*4-D"),
+        (
+            lambda: amplitude_to_db(torch.ones(3), "energy"),
+            ValueError,
+            "stype.*'power', 'magnitude'.*'energy'",
+        ),
+        (lambda: amplitude_to_db(torch.ones(3), top_db=-1.0), ValueError, "top_db.*>= 0.*got -1.0"),
+        (lambda: amplitude_to_db([1.0]), TypeError, r"x.*torch\.Tensor.*list"),
+        (lambda: dct_matrix(41, 40), ValueError, r"n_mfcc \(41\).*n_mels \(40\)"),
+        (lambda: hz_to_mel("440"), TypeError, "frequency.*number.*str '440'"),
+        (lambda: mel_to_hz(None), TypeError, "mel.*number.*NoneType None"),
+        (lambda: hann_window(0), ValueError, "window_length.*>= 1.*got 0"),
+        (lambda: pad_or_crop(torch.zeros(5), 0), ValueError, "num_samples.*>= 1.*got 0"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error, message):

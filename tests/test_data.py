@@ -1,11 +1,25 @@
-"""mmcourse.data: the digits and their fixed, stratified split."""
+"""mmcourse.data: the digits and their split, the memory task and the digit phrases."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter, defaultdict
+
 import pytest
 import torch
+from torch import nn
 
-from mmcourse.data import digits_splits, load_digits
+from mmcourse.data import (
+    DIGIT_WORDS,
+    PHRASE_KINDS,
+    digit_phrase,
+    digit_phrases,
+    digits_splits,
+    load_digits,
+    memory_task,
+    phrase_distribution,
+)
+from mmcourse.text import tokenize
 
 
 def test_split_is_a_stratified_partition():
@@ -41,12 +55,160 @@ def test_fractions_change_the_sizes():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        (dict(val_fraction=0.0), ValueError, "val_fraction must be a number strictly between"),
-        (dict(test_fraction=1.5), ValueError, "test_fraction must be a number"),
-        (dict(val_fraction=0.5, test_fraction=0.5), ValueError, "must be below 1"),
-        (dict(seed=1.5), TypeError, "seed must be an int, got float"),
+        (dict(val_fraction=0.0), ValueError, r"val_fraction.*\(0, 1\).*got 0.0"),
+        (dict(test_fraction=1.5), ValueError, r"test_fraction.*\(0, 1\).*got 1.5"),
+        (dict(test_fraction="0.2"), TypeError, r"test_fraction.*number.*str '0.2'"),
+        (dict(val_fraction=0.5, test_fraction=0.5), ValueError, "must be below 1.*0.5 \\+ 0.5"),
+        (dict(seed=1.5), TypeError, "seed.*int.*float 1.5"),
     ],
 )
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         digits_splits(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The memory task
+
+
+def test_memory_task():
+    x, y = memory_task(6, 9, num_classes=3, noise=0.5, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (6, 9, 4) and y.shape == (6,) and y.dtype == torch.int64
+    torch.testing.assert_close(x[:, 0, :3], nn.functional.one_hot(y, 3).float())
+    assert (x[:, 0, 3] == 1).all() and (x[:, 1:, 3] == 0).all()
+    assert x[:, 1:, :3].std() > 0.3
+    x2, y2 = memory_task(6, 9, num_classes=3, noise=0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "message"),
+    [
+        ((4, 0), {}, ValueError, "length.*>= 1.*got 0"),
+        ((4.0, 3), {}, TypeError, "n.*int.*float 4.0"),
+        ((4, 3), dict(num_classes=1), ValueError, "num_classes.*>= 2.*got 1"),
+        ((4, 3), dict(noise=-1.0), ValueError, "noise.*>= 0.0.*got -1.0"),
+    ],
+)
+def test_memory_task_bad_arguments(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        memory_task(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Digit phrases
+
+_NUMBERS = {**{w: d for d, w in enumerate(DIGIT_WORDS)}, **{str(d): d for d in range(10)}}
+_NUMBERS["nought"] = 0
+_N = r"(\w+)"
+_GRAMMAR = [  # (pattern, meaning): an independent reading of every template
+    (rf"^(?:the digit |the number |a handwritten |it is |this shows )?{_N}$", lambda a: a),
+    (rf"^{_N} plus {_N}$", lambda a, b: a + b),
+    (rf"^{_N} minus {_N}$", lambda a, b: a - b),
+    (rf"^{_N} more than {_N}$", lambda a, b: a + b),
+    (rf"^{_N} less than {_N}$", lambda a, b: b - a),
+    (rf"^twice {_N}$", lambda a: 2 * a),
+    (rf"^half of {_N}$", lambda a: a / 2),
+    (rf"^not {_N} but {_N}$", lambda a, b: b),
+    (rf"^{_N}, not {_N}$", lambda a, b: a),
+    (rf"^the first of {_N} and {_N}$", lambda a, b: a),
+    (rf"^the second of {_N} and {_N}$", lambda a, b: b),
+]
+
+
+def _meaning(phrase: str) -> float:
+    for pattern, meaning in _GRAMMAR:
+        match = re.match(pattern, phrase)
+        if match and all(g in _NUMBERS for g in match.groups()):
+            return meaning(*(_NUMBERS[g] for g in match.groups()))
+    raise AssertionError(f"unparsable phrase {phrase!r}")
+
+
+@pytest.mark.parametrize("kind", PHRASE_KINDS)
+def test_every_phrase_names_its_digit(kind):
+    for digit in range(10):
+        distribution = phrase_distribution(digit, kind)
+        assert abs(sum(distribution.values()) - 1) < 1e-12
+        for phrase in distribution:
+            assert _meaning(phrase) == digit, (phrase, digit)
+
+
+def test_order_phrases_need_the_order():
+    # Every multiset of words of an order phrase is shared by exactly two digits, equally likely.
+    bags = defaultdict(Counter)
+    for digit in range(10):
+        for phrase, p in phrase_distribution(digit, "order").items():
+            bags[tuple(sorted(tokenize(phrase)))][digit] += p
+    for labels in bags.values():
+        assert len(labels) == 2
+        a, b = labels.values()
+        assert abs(a - b) < 1e-12
+    # while naming and arithmetic phrases determine their digit from the bag alone
+    for kind in ("name", "arithmetic"):
+        seen = {}
+        for digit in range(10):
+            for phrase in phrase_distribution(digit, kind):
+                assert seen.setdefault(tuple(sorted(tokenize(phrase))), digit) == digit
+
+
+def test_digit_phrase_is_deterministic_and_follows_its_distribution():
+    a = [digit_phrase(7, torch.Generator().manual_seed(3)) for _ in range(3)]
+    b = [digit_phrase(7, torch.Generator().manual_seed(3)) for _ in range(3)]
+    assert a == b
+    torch.manual_seed(5)
+    c = digit_phrases(torch.tensor([1, 2, 3]))
+    torch.manual_seed(5)
+    assert c == digit_phrases([1, 2, 3])
+    generator = torch.Generator().manual_seed(0)
+    n = 4000
+    for digit, kind in [(4, "any"), (9, "arithmetic")]:
+        drawn = Counter(digit_phrase(digit, generator, kind=kind) for _ in range(n))
+        distribution = phrase_distribution(digit, kind)
+        assert set(drawn) <= set(distribution)
+        # Grouped by template (the numbers replaced), frequencies within 5 standard errors.
+        by_template = defaultdict(lambda: [0.0, 0])
+        for phrase, p in distribution.items():
+            by_template[re.sub(r"\b(\w+)\b", lambda m: "N" if m[1] in _NUMBERS else m[1], phrase)][
+                0
+            ] += p
+        for phrase, count in drawn.items():
+            by_template[re.sub(r"\b(\w+)\b", lambda m: "N" if m[1] in _NUMBERS else m[1], phrase)][
+                1
+            ] += count
+        for template, (p, count) in by_template.items():
+            stderr = (p * (1 - p) / n) ** 0.5
+            assert abs(count / n - p) < 5 * stderr + 1e-9, (template, p, count / n)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: digit_phrase(10), ValueError, "digit.*int.*0.*9.*got 10"),
+        (lambda: digit_phrase(-1), ValueError, "digit.*int.*0.*9.*got -1"),
+        (lambda: digit_phrase(3.0), TypeError, "digit.*int.*got float 3.0"),
+        (lambda: digit_phrase(True), TypeError, "digit.*int.*got bool True"),
+        (lambda: digit_phrase(3, kind="poem"), ValueError, "kind.*'any', 'name'.*'poem'"),
+        (lambda: digit_phrase(3, generator=0), TypeError, "generator.*torch.Generator.*int 0"),
+        (
+            lambda: digit_phrases(torch.zeros(2, 2, dtype=torch.long)),
+            ValueError,
+            "labels.*1-D.*2-D",
+        ),
+        (lambda: digit_phrases(torch.tensor([1.0])), TypeError, "labels.*integer.*float32"),
+        (
+            lambda: digit_phrases("123"),
+            TypeError,
+            "labels.*1-D integer tensor or a list.*str '123'",
+        ),
+        (lambda: digit_phrases([1, 12]), ValueError, "digit.*<= 9.*got 12"),
+        (lambda: phrase_distribution(11), ValueError, "digit.*<= 9.*got 11"),
+        (lambda: phrase_distribution(1, "poem"), ValueError, "kind.*'order'.*'poem'"),
+    ],
+)
+def test_phrase_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_tensor_digit_is_accepted():
+    assert digit_phrase(torch.tensor(3), torch.Generator().manual_seed(0), kind="name")

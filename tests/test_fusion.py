@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from mmcourse.encoders import Precomputed
 from mmcourse.fusion import (
     AttentionFusion,
     ConcatFusion,
@@ -19,9 +20,7 @@ from mmcourse.fusion import (
     LateFusion,
     LowRankFusion,
     MultimodalClassifier,
-    Precomputed,
     TensorFusion,
-    UnimodalClassifier,
     WeightedSumFusion,
     append_one,
     outer_product,
@@ -127,15 +126,17 @@ def test_weighted_sum_is_a_convex_combination_of_projections():
     assert torch.allclose(fusion.weights(mask).sum(1), torch.ones(5))
 
 
-def test_weighted_sum_of_different_sizes_needs_projection():
-    """Erratum E4: alpha * f_image + (1 - alpha) * f_text with sizes 1024 and 512 cannot be added."""
-    image, text = torch.randn(2, 1024), torch.randn(2, 512)
-    with pytest.raises(RuntimeError):
-        _ = 0.5 * image + 0.5 * text
-    assert WeightedSumFusion([1024, 512, 256], 64)([image, text, torch.randn(2, 256)]).shape == (
-        2,
-        64,
-    )
+def test_weighted_sum_projects_every_size_to_out_dim_first():
+    """Erratum E4: features of sizes 1024, 512 and 256 are each projected to out_dim, then mixed."""
+    fusion = WeightedSumFusion([1024, 512, 256], 64)
+    assert [tuple(p.weight.shape) for p in fusion.projections] == [(64, 1024), (64, 512), (64, 256)]
+    features = _features([1024, 512, 256], n=2)
+    assert fusion(features).shape == (2, 64)
+    # All three modalities count: changing any one of them changes the result.
+    for m in range(3):
+        changed = list(features)
+        changed[m] = changed[m] + 1.0
+        assert not torch.allclose(fusion(changed), fusion(features))
 
 
 def test_append_one():
@@ -180,8 +181,31 @@ def test_low_rank_equals_tensor_fusion_with_a_cp_weight(dims, rank, out, n, seed
         full.linear.bias.copy_(low.bias)
     features = [f.double() for f in _features(dims, n=n, seed=seed)]
     torch.testing.assert_close(low(features), full(features))
-    # The CP weight really has rank <= r along the output: it is a sum of r outer products.
-    assert low.full_weight().shape == (math.prod(d + 1 for d in dims), out)
+    weight = low.full_weight()
+    assert weight.shape == (math.prod(d + 1 for d in dims), out)
+    # For every output, the weight is a sum of r outer products: unfolded along any modality
+    # it is a matrix of rank <= r.
+    for o in range(out):
+        _assert_rank_at_most(weight[:, o].reshape([d + 1 for d in dims]), rank)
+
+
+def _assert_rank_at_most(tensor, rank):
+    """Every unfolding of ``tensor`` (one axis against the others) has matrix rank <= rank."""
+    for axis in range(tensor.dim()):
+        unfolded = tensor.movedim(axis, 0).reshape(tensor.shape[axis], -1)
+        assert torch.linalg.matrix_rank(unfolded) <= rank, (axis, rank)
+
+
+def test_low_rank_weight_has_the_rank_it_claims_and_tensor_fusion_does_not():
+    torch.manual_seed(0)
+    dims, out, rank = [5, 6, 4], 3, 2  # unfoldings of 6 x 35, 7 x 30, 5 x 42: rank up to 5
+    low = LowRankFusion(dims, out, rank=rank).double()
+    weight = low.full_weight()
+    for o in range(out):
+        _assert_rank_at_most(weight[:, o].reshape(6, 7, 5), rank)
+    full = TensorFusion(dims, out).double().linear.weight.T  # an unconstrained weight
+    with pytest.raises(AssertionError):
+        _assert_rank_at_most(full[:, 0].reshape(6, 7, 5), rank)
 
 
 def test_low_rank_parameter_count_is_linear_in_the_modalities():
@@ -241,26 +265,26 @@ def test_missing_modality_is_zeroed(name):
 @pytest.mark.parametrize(
     ("features", "mask", "message"),
     [
-        ([torch.zeros(2, 3)], None, r"expected 2 feature tensors \(in_dims=\[3, 4\]\), got 1"),
+        ([torch.zeros(2, 3)], None, r"features.*2 tensors.*\[3, 4\].*got 1"),
         (
             [torch.zeros(2, 3), torch.zeros(2, 5)],
             None,
-            r"modality 1 should have features of shape \(N, 4\), got \(2, 5\)",
+            r"features\[1\].*\(\*, 4\).*\(2, 5\)",
         ),
         (
             [torch.zeros(2, 3), torch.zeros(3, 4)],
             None,
-            r"same batch size, got shapes \[\(2, 3\), \(3, 4\)\]",
+            r"features.*batch size.*\[\(2, 3\), \(3, 4\)\]",
         ),
         (
             [torch.zeros(2, 3), torch.zeros(2, 4)],
             torch.ones(2, 3),
-            r"mask should have shape \(N, M\) = \(2, 2\)",
+            r"mask.*\(2, 2\).*\(2, 3\)",
         ),
         (
             [torch.zeros(2, 3, 1), torch.zeros(2, 4)],
             None,
-            r"modality 0 should have features of shape \(N, 3\)",
+            r"features\[0\].*2-D.*3-D",
         ),
     ],
 )
@@ -270,17 +294,37 @@ def test_bad_input_names_the_shapes(name, features, mask, message):
         fusion(features, mask)
 
 
-def test_bad_construction():
-    with pytest.raises(ValueError, match="in_dims must be a non-empty list"):
-        ConcatFusion([], 3)
-    with pytest.raises(ValueError, match="out_dim must be a positive int"):
-        ConcatFusion([3], 0)
-    with pytest.raises(ValueError, match="rank must be a positive int"):
-        LowRankFusion([3], 2, rank=0)
-    with pytest.raises(ValueError, match="divisible"):
-        AttentionFusion([3], 2, embed_dim=10, num_heads=4)
-    with pytest.raises(TypeError, match="list of 1 tensors"):
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (lambda: ConcatFusion([], 3), ValueError, "in_dims.*one feature size per modality.*empty"),
+        (lambda: ConcatFusion(3, 3), TypeError, "in_dims.*list of ints.*int 3"),
+        (lambda: ConcatFusion([3, 0], 3), ValueError, r"in_dims\[1\].*>= 1.*got 0"),
+        (lambda: ConcatFusion([3, 2.0], 3), TypeError, r"in_dims\[1\].*int.*float 2.0"),
+        (lambda: ConcatFusion([3], 0), ValueError, "out_dim.*>= 1.*got 0"),
+        (lambda: LowRankFusion([3], 2, rank=0), ValueError, "rank.*>= 1.*got 0"),
+        (
+            lambda: AttentionFusion([3], 2, embed_dim=10, num_heads=4),
+            ValueError,
+            "embed_dim.*divisible.*num_heads = 4.*got 10",
+        ),
+        (
+            lambda: LateFusion([3], 2, combine="sum"),
+            ValueError,
+            "combine.*'log_prob', 'logits'.*'sum'",
+        ),
+    ],
+)
+def test_bad_construction(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+def test_features_must_be_a_list_of_tensors():
+    with pytest.raises(TypeError, match=r"features.*list of 1 tensors.*tensor of shape \(2, 3\)"):
         ConcatFusion([3], 2)(torch.zeros(2, 3))
+    with pytest.raises(TypeError, match=r"features\[0\].*torch\.Tensor.*list"):
+        ConcatFusion([3], 2)([[[0.0, 0.0, 0.0]]])
 
 
 class _Encoder(nn.Module):
@@ -301,48 +345,66 @@ class _TwoInputEncoder(_Encoder):
 @pytest.mark.parametrize("name", METHODS)
 def test_classifier_trains_every_encoder(name):
     torch.manual_seed(0)
-    encoders = [_Encoder(2, 3), _TwoInputEncoder(4, 5)]
-    model = MultimodalClassifier(encoders, METHODS[name]([3, 5], 6), num_classes=4, arity=[1, 2])
-    a, b, s = torch.randn(8, 2), torch.randn(8, 4), torch.rand(8) + 0.5
-    F.cross_entropy(model(a, b, s), torch.randint(0, 4, (8,))).backward()
+    encoders = {"a": _Encoder(2, 3), "b": _TwoInputEncoder(4, 5)}
+    model = MultimodalClassifier(encoders, METHODS[name]([3, 5], 6), num_classes=4)
+    inputs = {"a": torch.randn(8, 2), "b": (torch.randn(8, 4), torch.rand(8) + 0.5)}
+    F.cross_entropy(model(inputs), torch.randint(0, 4, (8,))).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}: no gradient for {pname}"
-    assert model(a, b, s, torch.ones(8, 2)).shape == (8, 4)
+    assert model(inputs, torch.ones(8, 2)).shape == (8, 4)
+
+
+def test_classifier_is_encoders_then_fusion_then_head():
+    torch.manual_seed(0)
+    encoders = {"a": _Encoder(2, 3), "b": _TwoInputEncoder(4, 5)}
+    model = MultimodalClassifier(encoders, WeightedSumFusion([3, 5], 6), num_classes=4)
+    inputs = {"b": (torch.randn(8, 4), torch.rand(8)), "a": torch.randn(8, 2)}  # any key order
+    mask = torch.tensor([[1.0, 0.0]]).expand(8, 2)
+    features = [encoders["a"](inputs["a"]), encoders["b"](*inputs["b"])]  # in encoders' order
+    assert all(torch.equal(x, y) for x, y in zip(model.features(inputs), features, strict=True))
+    expected = model.head(model.fusion(features, mask))
+    torch.testing.assert_close(model(inputs, mask), expected)
+    torch.testing.assert_close(model(inputs, mask=mask), expected)
 
 
 def test_classifier_checks_its_parts_and_inputs():
-    with pytest.raises(
-        ValueError, match=r"encoder out_dims \[3, 5\] do not match fusion.in_dims \[3, 4\]"
-    ):
-        MultimodalClassifier([_Encoder(2, 3), _Encoder(2, 5)], ConcatFusion([3, 4], 2))
-    with pytest.raises(ValueError, match="2 encoders but the fusion expects 1"):
-        MultimodalClassifier([_Encoder(2, 3), _Encoder(2, 5)], ConcatFusion([3], 2))
-    model = MultimodalClassifier([_Encoder(2, 3)], ConcatFusion([3], 2))
-    with pytest.raises(ValueError, match="expected 1 input tensors"):
-        model(torch.zeros(1, 2), torch.zeros(1, 1), torch.zeros(1))
+    with pytest.raises(ValueError, match=r"out_dim.*fusion.in_dims = \[3, 4\].*got \[3, 5\]"):
+        MultimodalClassifier({"a": _Encoder(2, 3), "b": _Encoder(2, 5)}, ConcatFusion([3, 4], 2))
+    with pytest.raises(ValueError, match=r"encoders.*\(1\).*got 2.*\['a', 'b'\]"):
+        MultimodalClassifier({"a": _Encoder(2, 3), "b": _Encoder(2, 5)}, ConcatFusion([3], 2))
+    with pytest.raises(TypeError, match=r"encoders.*dict.*got list"):
+        MultimodalClassifier([_Encoder(2, 3)], ConcatFusion([3], 2))
+    with pytest.raises(TypeError, match=r"fusion.*Fusion.*Linear"):
+        MultimodalClassifier({"a": _Encoder(2, 3)}, nn.Linear(3, 2))
+    with pytest.raises(ValueError, match=r"modality_dropout.*\[0, 1\).*got 1.0"):
+        MultimodalClassifier({"a": _Encoder(2, 3)}, ConcatFusion([3], 2), modality_dropout=1.0)
+    model = MultimodalClassifier({"a": _Encoder(2, 3)}, ConcatFusion([3], 2))
+    with pytest.raises(ValueError, match=r"inputs.*keys \['a'\].*got \['a', 'b'\]"):
+        model({"a": torch.zeros(1, 2), "b": torch.zeros(1, 2)})
+    with pytest.raises(TypeError, match=r"inputs.*dict.*tensor of shape \(1, 2\)"):
+        model(torch.zeros(1, 2))
 
 
 def test_modality_dropout_hides_modalities_only_in_training():
     torch.manual_seed(0)
     model = MultimodalClassifier(
-        [_Encoder(2, 3), _Encoder(2, 3)], WeightedSumFusion([3, 3], 4), modality_dropout=0.5
+        {"a": _Encoder(2, 3), "b": _Encoder(2, 3)},
+        WeightedSumFusion([3, 3], 4),
+        modality_dropout=0.5,
     )
-    x = (torch.randn(200, 2), torch.randn(200, 2))
+    x = {"a": torch.randn(200, 2), "b": torch.randn(200, 2)}
     model.eval()
-    assert torch.equal(model(*x), model(*x))
+    assert torch.equal(model(x), model(x))
     model.train()
-    assert not torch.equal(model(*x), model(*x))
+    assert not torch.equal(model(x), model(x))
 
 
-def test_unimodal_classifier_and_precomputed_features():
+def test_classifier_on_precomputed_features():
     torch.manual_seed(0)
-    uni = UnimodalClassifier(_TwoInputEncoder(4, 5), num_classes=3)
-    x, scale = torch.randn(6, 4), torch.rand(6)
-    torch.testing.assert_close(uni(x, scale), uni.head(uni.encoder(x, scale)))
-    with pytest.raises(TypeError, match="out_dim"):
-        UnimodalClassifier(nn.Linear(2, 2))
-    cached = MultimodalClassifier([Precomputed(3), Precomputed(5)], ConcatFusion([3, 5], 4))
+    cached = MultimodalClassifier(
+        {"a": Precomputed(out_dim=3), "b": Precomputed(out_dim=5)}, ConcatFusion([3, 5], 4)
+    )
     a, b = torch.randn(6, 3), torch.randn(6, 5)
-    torch.testing.assert_close(cached(a, b), cached.head(cached.fusion([a, b])))
-    with pytest.raises(ValueError, match=r"shape \(N, 3\), got \(6, 4\)"):
-        cached(torch.randn(6, 4), b)
+    torch.testing.assert_close(cached({"a": a, "b": b}), cached.head(cached.fusion([a, b])))
+    with pytest.raises(ValueError, match=r"features.*\(\*, 3\).*\(6, 4\)"):
+        cached({"a": torch.randn(6, 4), "b": b})

@@ -14,8 +14,15 @@ from mmcourse.data import (
     MultimodalDigits,
     digits_splits,
     load_digits,
+    phrase_distribution,
 )
-from mmcourse.text import phrase_distribution
+
+
+def _flat(batch):
+    """Every tensor of a batch (inputs, mask, labels), in order."""
+    inputs, mask, labels = batch
+    tokens, lengths = inputs["text"]
+    return [inputs["image"], tokens, lengths, inputs["audio"], mask, labels]
 
 
 def test_splits_never_share_an_image_and_cover_the_digits():
@@ -53,8 +60,9 @@ def test_clean_samples_are_the_real_digit_its_tone_and_a_phrase_naming_it():
 def test_same_seed_same_tensors_other_seed_other_tensors():
     a, b = MultimodalDigits("test", seed=1).tensors(), MultimodalDigits("test", seed=1).tensors()
     c = MultimodalDigits("test", seed=2).tensors()
-    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
-    assert not torch.equal(a[0], c[0]) and not torch.equal(a[3], c[3])
+    assert all(torch.equal(x, y) for x, y in zip(_flat(a), _flat(b), strict=True))
+    assert not torch.equal(a[0]["image"], c[0]["image"])
+    assert not torch.equal(a[0]["audio"], c[0]["audio"])
     assert torch.equal(a[-1], c[-1])  # same split, same labels
 
 
@@ -78,7 +86,8 @@ def test_corruption_knobs():
         2
     ).mean() / 1000
     dropped = MultimodalDigits("test", corruption=Corruption(0.0, 0, None, 0.8, 0.0))
-    assert dropped.tensors()[2].float().mean() < clean.tensors()[2].float().mean() / 2
+    lengths = [data.tensors()[0]["text"][1].float().mean() for data in (dropped, clean)]
+    assert lengths[0] < lengths[1] / 2
 
 
 @pytest.mark.parametrize("k", range(3))
@@ -103,17 +112,30 @@ def test_partly_missing_is_random_per_sample():
     assert torch.all((rate > 0.2) & (rate < 0.4))
 
 
-def test_dataloader_collate_pads_text_and_matches_tensors():
+def test_a_batch_is_inputs_by_modality_mask_and_labels():
+    data = MultimodalDigits("val", seed=0)
+    inputs, mask, labels = data.tensors()
+    assert list(inputs) == list(MODALITIES)
+    tokens, lengths = inputs["text"]
+    assert torch.equal(inputs["image"], data.images) and torch.equal(inputs["audio"], data.audio)
+    assert torch.equal(mask, data.mask) and torch.equal(labels, data.labels)
+    assert inputs["image"].shape == (len(data), 1, 8, 8)
+    assert inputs["audio"].shape == (len(data), 800)
+    assert tokens.shape == (len(data), int(lengths.max())) and mask.shape == (len(data), 3)
+    for k in range(len(data)):
+        assert torch.equal(tokens[k, : lengths[k]], data.tokens[k])
+        assert torch.all(tokens[k, lengths[k] :] == 0) and torch.all(tokens[k, : lengths[k]] != 0)
+    sample, sample_mask, label = data[5]
+    assert torch.equal(sample["text"], data.tokens[5]) and torch.equal(sample_mask, mask[5])
+    assert torch.equal(sample["image"], inputs["image"][5]) and label == labels[5]
+
+
+def test_dataloader_collate_matches_tensors():
     data = MultimodalDigits("val", seed=0)
     loader = DataLoader(data, batch_size=len(data), collate_fn=MultimodalDigits.collate)
     batch = next(iter(loader))
     whole = data.tensors()
-    assert all(torch.equal(x, y) for x, y in zip(batch, whole, strict=True))
-    images, tokens, lengths, audio, mask, labels = whole
-    assert images.shape == (len(data), 1, 8, 8) and audio.shape == (len(data), 800)
-    assert tokens.shape == (len(data), int(lengths.max())) and mask.shape == (len(data), 3)
-    for k in range(len(data)):
-        assert torch.all(tokens[k, lengths[k] :] == 0) and torch.all(tokens[k, : lengths[k]] != 0)
+    assert all(torch.equal(x, y) for x, y in zip(_flat(batch), _flat(whole), strict=True))
 
 
 def test_repeats_pair_each_image_with_several_tones_and_phrases():
@@ -126,8 +148,9 @@ def test_repeats_pair_each_image_with_several_tones_and_phrases():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        (dict(split="dev"), ValueError, "split must be 'train', 'val' or 'test', got 'dev'"),
-        (dict(repeats=0), ValueError, "repeats must be a positive int"),
+        (dict(split="dev"), ValueError, "split.*'train', 'val', 'test'.*'dev'"),
+        (dict(repeats=0), ValueError, "repeats.*>= 1.*got 0"),
+        (dict(repeats=1.5), TypeError, "repeats.*int.*float 1.5"),
     ],
 )
 def test_bad_arguments(kwargs, error, message):
@@ -138,12 +161,36 @@ def test_bad_arguments(kwargs, error, message):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(image_noise=-1.0), "image_noise must be >= 0"),
-        (dict(image_occlusion=9), "image_occlusion must be a side from 0 to 8"),
-        (dict(text_drop=1.0), r"text_drop must be a probability in \[0, 1\)"),
-        (dict(missing=(0.5, 0.5)), "missing must give 3 probabilities"),
+        (dict(image_noise=-1.0), "image_noise.*>= 0.*got -1.0"),
+        (dict(image_occlusion=9), "image_occlusion.*int.*8.*got 9"),
+        (dict(text_drop=1.0), r"text_drop.*\[0, 1\).*got 1.0"),
+        (dict(text_replace=-0.1), r"text_replace.*>= 0.*got -0.1"),
+        (dict(missing=(0.5, 0.5)), r"missing.*3 probabilities.*\(0.5, 0.5\)"),
+        (dict(missing=(0.5, 0.5, 1.5)), r"missing\[2\].*\[0, 1\].*got 1.5"),
     ],
 )
 def test_bad_corruption(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Corruption(**kwargs)
+
+
+def test_fit_trains_a_multimodal_classifier_on_the_batches():
+    # The interface the fusion chapter relies on: fit calls model(inputs, mask) on each batch.
+    from mmcourse.encoders import AudioEncoder, ImageEncoder, TextEncoder
+    from mmcourse.fusion import ConcatFusion, MultimodalClassifier
+    from mmcourse.train import evaluate, fit, predict
+
+    data = MultimodalDigits("val", seed=0)
+    torch.manual_seed(0)
+    encoders = {
+        "image": ImageEncoder(out_dim=4, channels=(4,)),
+        "text": TextEncoder(len(data.vocabulary), out_dim=4, embedding_dim=4),
+        "audio": AudioEncoder(out_dim=4, channels=4),
+    }
+    model = MultimodalClassifier(encoders, ConcatFusion([4, 4, 4], 8))
+    loader = DataLoader(data, batch_size=64, collate_fn=MultimodalDigits.collate)
+    history = fit(model, data.tensors(), loader, epochs=2, lr=1e-2, device="cpu")
+    assert history.train_loss[-1] < history.train_loss[0]
+    inputs, mask, labels = data.tensors()
+    assert evaluate(model, loader)["loss"] == pytest.approx(history.val_loss[-1])
+    assert predict(model, (inputs, mask)).shape == (len(data), 10)

@@ -8,16 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from mmcourse.rnn import (
-    GRU,
-    LSTM,
-    RNN,
-    SequenceClassifier,
-    gru_cell,
-    lstm_cell,
-    memory_task,
-    rnn_cell,
-)
+from mmcourse.rnn import GRU, LSTM, RNN, gru_cell, lstm_cell, rnn_cell
 
 OURS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -186,10 +177,14 @@ def test_lstm_gate_order_is_i_f_g_o():
 @pytest.mark.parametrize(
     ("args", "error", "message"),
     [
-        (("x", (2, 3), "h", (2, 4), "w_ih", (4, 5), "w_hh", (4, 4)), ValueError, r"w_ih must"),
-        (("x", (2, 3), "h", (3, 4), "w_ih", (4, 3), "w_hh", (4, 4)), ValueError, r"h must have"),
-        (("x", (3,), "h", (1, 4), "w_ih", (4, 3), "w_hh", (4, 4)), ValueError, r"x must be 2-D"),
-        (("x", (2, 3), "h", (2, 4), "w_ih", (4, 3), "w_hh", (4, 5)), ValueError, r"w_hh must"),
+        (
+            ("x", (2, 3), "h", (2, 4), "w_ih", (4, 5), "w_hh", (4, 4)),
+            ValueError,
+            r"w_ih.*\(4, 3\).*\(4, 5\)",
+        ),
+        (("x", (2, 3), "h", (3, 4), "w_ih", (4, 3), "w_hh", (4, 4)), ValueError, r"h.*\(2, 4\)"),
+        (("x", (3,), "h", (1, 4), "w_ih", (4, 3), "w_hh", (4, 4)), ValueError, r"x.*2-D.*1-D"),
+        (("x", (2, 3), "h", (2, 4), "w_ih", (4, 3), "w_hh", (4, 5)), ValueError, r"w_hh.*\(4, 5\)"),
     ],
 )
 def test_rnn_cell_rejects_bad_shapes(args, error, message):
@@ -205,45 +200,63 @@ def test_cell_errors_name_the_gates_and_biases():
         lstm_cell(x, h, h, torch.zeros(16, 3), torch.zeros(12, 4))
     with pytest.raises(ValueError, match=r"r, z, n"):
         gru_cell(x, h, torch.zeros(12, 3), torch.zeros(8, 4))
-    with pytest.raises(ValueError, match=r"b_hh must have shape \(16,\), got \(4,\)"):
+    with pytest.raises(ValueError, match=r"b_hh.*\(16,\).*\(4,\)"):
         lstm_cell(x, h, h, torch.zeros(16, 3), torch.zeros(16, 4), None, torch.zeros(4))
-    with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
+    with pytest.raises(TypeError, match=r"x.*torch\.Tensor.*list"):
         rnn_cell([[0.0]], h, torch.zeros(4, 1), torch.zeros(4, 4))
-    with pytest.raises(ValueError, match="nonlinearity must be"):
+    with pytest.raises(ValueError, match=r"nonlinearity.*tanh.*relu.*sigmoid"):
         rnn_cell(x, h, torch.zeros(4, 3), torch.zeros(4, 4), nonlinearity="sigmoid")
 
 
 @pytest.mark.parametrize(
     ("module", "x", "state", "error", "message"),
     [
-        (RNN(3, 4), torch.zeros(2, 5, 2), None, ValueError, r"expected input with 3 features"),
-        (RNN(3, 4), torch.zeros(2, 5, 3, 1), None, ValueError, r"3-D input \(N, T, input_size\)"),
+        (RNN(3, 4), torch.zeros(2, 5, 2), None, ValueError, r"input.*3.*\(2, 5, 2\)"),
+        (RNN(3, 4), torch.zeros(2, 5, 3, 1), None, ValueError, r"input.*\(N, T, input_size\).*4-D"),
         (
             RNN(3, 4, batch_first=False),
             torch.zeros(5),
             None,
             ValueError,
-            r"\(T, N, input_size\) .* got 1-D",
+            r"input.*\(T, N, input_size\).*1-D",
         ),
-        (RNN(3, 4), torch.zeros(2, 0, 3), None, ValueError, "empty"),
-        (RNN(3, 4), torch.zeros(2, 5, 3, dtype=torch.long), None, TypeError, "embedding"),
+        (RNN(3, 4), torch.zeros(2, 0, 3), None, ValueError, r"input.*\(2, 0, 3\)"),
+        (
+            RNN(3, 4),
+            torch.zeros(2, 5, 3, dtype=torch.long),
+            None,
+            TypeError,
+            "input.*int64.*embedding",
+        ),
         (
             RNN(3, 4, num_layers=2),
             torch.zeros(2, 5, 3),
             torch.zeros(1, 2, 4),
             ValueError,
-            r"h_0 must have shape \(2, 2, 4\) \(num_layers, batch, hidden_size\), got \(1, 2, 4\)",
+            r"h_0.*\(2, 2, 4\).*\(1, 2, 4\)",
         ),
-        (GRU(3, 4), torch.zeros(5, 3), torch.zeros(1, 2, 4), ValueError, "unbatched input"),
-        (LSTM(3, 4), torch.zeros(2, 5, 3), torch.zeros(1, 2, 4), TypeError, r"pair \(h_0, c_0\)"),
+        (
+            GRU(3, 4),
+            torch.zeros(5, 3),
+            torch.zeros(1, 2, 4),
+            ValueError,
+            r"h_0.*\(1, 4\).*\(1, 2, 4\)",
+        ),
+        (
+            LSTM(3, 4),
+            torch.zeros(2, 5, 3),
+            torch.zeros(1, 2, 4),
+            TypeError,
+            r"state.*\(h_0, c_0\).*tensor of shape \(1, 2, 4\)",
+        ),
         (
             LSTM(3, 4),
             torch.zeros(2, 5, 3),
             (torch.zeros(1, 2, 4), torch.zeros(1, 3, 4)),
             ValueError,
-            r"c_0 must have shape \(1, 2, 4\)",
+            r"c_0.*\(1, 2, 4\).*\(1, 3, 4\)",
         ),
-        (RNN(3, 4), [[0.0]], None, TypeError, "input must be a torch.Tensor"),
+        (RNN(3, 4), [[0.0]], None, TypeError, r"input.*torch\.Tensor.*list"),
     ],
 )
 def test_layers_reject_bad_input(module, x, state, error, message):
@@ -252,44 +265,17 @@ def test_layers_reject_bad_input(module, x, state, error, message):
 
 
 def test_constructor_and_from_torch_errors():
-    with pytest.raises(ValueError, match="hidden_size must be >= 1"):
+    with pytest.raises(ValueError, match="hidden_size.*>= 1.*got 0"):
         RNN(3, 0)
-    with pytest.raises(TypeError, match="num_layers must be an int"):
+    with pytest.raises(TypeError, match="num_layers.*int.*1.5"):
         LSTM(3, 4, num_layers=1.5)
-    with pytest.raises(ValueError, match="nonlinearity"):
+    with pytest.raises(ValueError, match="nonlinearity.*sigmoid"):
         RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(TypeError, match=r"LSTM.from_torch expects a torch.nn.LSTM, got GRU"):
+    with pytest.raises(TypeError, match=r"LSTM.from_torch.*torch.nn.LSTM.*GRU"):
         LSTM.from_torch(nn.GRU(3, 4))
-    with pytest.raises(ValueError, match="bidirectional"):
+    with pytest.raises(ValueError, match="module.*bidirectional=False.*True"):
         GRU.from_torch(nn.GRU(3, 4, bidirectional=True))
-    with pytest.raises(ValueError, match="proj_size"):
+    with pytest.raises(ValueError, match="module.*proj_size=0.*got 2"):
         LSTM.from_torch(nn.LSTM(3, 4, proj_size=2))
-    with pytest.raises(ValueError, match="dropout"):
+    with pytest.raises(ValueError, match="module.*dropout.*got 0.5"):
         RNN.from_torch(nn.RNN(3, 4, num_layers=2, dropout=0.5))
-
-
-def test_memory_task():
-    x, y = memory_task(6, 9, num_classes=3, noise=0.5, generator=torch.Generator().manual_seed(0))
-    assert x.shape == (6, 9, 4) and y.shape == (6,) and y.dtype == torch.int64
-    torch.testing.assert_close(x[:, 0, :3], nn.functional.one_hot(y, 3).float())
-    assert (x[:, 0, 3] == 1).all() and (x[:, 1:, 3] == 0).all()
-    assert x[:, 1:, :3].std() > 0.3
-    x2, y2 = memory_task(6, 9, num_classes=3, noise=0.5, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(x, x2) and torch.equal(y, y2)
-    with pytest.raises(ValueError, match="length must be >= 1"):
-        memory_task(4, 0)
-    with pytest.raises(TypeError, match="n must be an int"):
-        memory_task(4.0, 3)
-    with pytest.raises(ValueError, match="noise"):
-        memory_task(4, 3, noise=-1.0)
-
-
-def test_sequence_classifier():
-    model = SequenceClassifier(LSTM(5, 8), hidden_size=8, num_classes=4)
-    x = torch.randn(3, 6, 5)
-    logits = model(x)
-    assert logits.shape == (3, 4)
-    out, _ = model.recurrent(x)
-    torch.testing.assert_close(logits, model.head(out[:, -1]))
-    with pytest.raises(ValueError, match="batch_first=True"):
-        SequenceClassifier(nn.LSTM(5, 8), hidden_size=8, num_classes=4)

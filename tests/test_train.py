@@ -68,6 +68,39 @@ def test_dataloader_and_multi_input_models():
     assert predict(model, loader).shape == (400, 3)
 
 
+class _DictModel(nn.Module):
+    """Called as model(inputs, mask): inputs a dict holding a tensor and a pair of tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(1, 3), nn.Linear(1, 3)
+
+    def forward(self, inputs, mask=None):
+        first, (second, scale) = inputs["first"], inputs["second"]
+        out = self.a(first) + self.b(second) * scale[:, None]
+        return out if mask is None else out * mask
+
+
+def test_batches_may_hold_dicts_and_tuples_of_tensors():
+    x, y = _blobs()
+    inputs = {"first": x[:, :1], "second": (x[:, 1:], torch.ones(len(x)))}
+    mask = torch.ones(len(x), 1)
+    set_seed(0)
+    model = _DictModel()
+    history = fit(model, (inputs, mask, y), (inputs, mask, y), epochs=10, lr=5e-2, device="cpu")
+    assert history.val_accuracy[-1] > 0.9
+    # Every batch is sliced the same way in every tensor: the direct computation agrees.
+    with torch.no_grad():
+        logits = model(inputs, mask)
+    assert evaluate(model, (inputs, mask, y), batch_size=37)["loss"] == pytest.approx(
+        F.cross_entropy(logits, y).item(), rel=1e-5
+    )
+    torch.testing.assert_close(predict(model, (inputs, mask), batch_size=37), logits)
+    with torch.no_grad():
+        unmasked = model(inputs)
+    torch.testing.assert_close(predict(model, inputs, batch_size=37), unmasked)
+
+
 def test_evaluate_matches_a_direct_computation():
     x, y = _blobs()
     model = _model()
@@ -125,14 +158,33 @@ def test_divergence_is_reported_clearly():
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        ([1, 2, 3], TypeError, "DataLoader or a tuple of tensors"),
-        ((torch.zeros(3, 2),), TypeError, "DataLoader or a tuple of tensors"),
-        ((torch.zeros(3, 2), torch.zeros(4)), ValueError, r"sizes \[3, 4\]"),
+        ([1, 2, 3], TypeError, r"train_data.*DataLoader or a tuple.*got list \[1, 2, 3\]"),
+        ((torch.zeros(3, 2),), TypeError, r"train_data.*DataLoader or a tuple.*got tuple"),
+        ((torch.zeros(3, 2), torch.zeros(4)), ValueError, r"train_data.*sizes \[3, 4\]"),
+        (
+            ({"a": torch.zeros(3, 2)}, torch.zeros(4)),
+            ValueError,
+            r"train_data.*sizes \[3, 4\]",
+        ),
     ],
 )
 def test_bad_data_is_rejected(data, error, message):
     with pytest.raises(error, match=message):
         fit(nn.Linear(2, 3), data, epochs=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (dict(epochs=0), ValueError, "epochs.*>= 1.*got 0"),
+        (dict(epochs=2.0), TypeError, "epochs.*int.*float 2.0"),
+        (dict(batch_size=0), ValueError, "batch_size.*>= 1.*got 0"),
+    ],
+)
+def test_bad_settings_are_rejected(kwargs, error, message):
+    x, y = _blobs(n=8)
+    with pytest.raises(error, match=message):
+        fit(nn.Linear(2, 3), (x, y), **kwargs)
 
 
 def test_history_plot_and_parameter_count():
