@@ -13,7 +13,16 @@ import pytest
 import mmcourse
 from tests._tools import ROOT
 
-HEAVY = ("torchvision", "torchaudio", "matplotlib", "seaborn", "sklearn", "pandas", "scipy")
+HEAVY = (
+    "torchvision",
+    "torchaudio",
+    "matplotlib",
+    "seaborn",
+    "sklearn",
+    "pandas",
+    "scipy",
+    "transformers",
+)
 
 
 def test_import_does_not_load_heavy_libraries():
