@@ -1,12 +1,10 @@
-"""The convolution checkers' custom parts: the edge kernel (judged by its responses) and the
-conv2d shape hint. Their declared tasks are tested from their tables in tests/test_checkers.py.
-"""
+"""The convolution checkers' custom part: the edge kernel, judged by its responses. The declared
+tasks are tested from their tables in tests/test_checkers.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from mmcourse import check
 from mmcourse.check import CheckFailed
@@ -46,14 +44,3 @@ def test_edge_kernel_accepts_right_answers(answer):
 def test_edge_kernel_rejects_wrong_answers(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check.vertical_edge_kernel(wrong)
-
-
-@pytest.mark.parametrize("forgets", ["padding", "stride"])
-def test_conv2d_says_the_output_size_of_a_wrong_shape(forgets):
-    def wrong(x, weight, bias=None, stride=1, padding=0):
-        if forgets == "padding":
-            return F.conv2d(x, weight, bias, stride)
-        return F.conv2d(x, weight, bias, padding=padding)
-
-    with pytest.raises(CheckFailed, match=r"has shape .* the output is \d+×\d+: pad both sides"):
-        check.conv2d(wrong)

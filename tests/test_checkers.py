@@ -4,13 +4,15 @@ The checkers are taken from ``mmcourse.check.__all__``, so a new chapter's check
 as soon as they are exported. For a declared checker (one built from a ``Task``):
 
 - its reference passes;
-- each of its typical mistakes fails, with that mistake's own hint;
+- each of its typical mistakes fails, with that mistake's own hint (written for the failing case);
+- an answer of the wrong shape gets the task's shape hint, an error the hint declared for it, and
+  an answer without a gradient, where one is checked, what to do about it;
 - an answer that is NaN, of the wrong type, or a tensor on the wrong device is feedback.
 
 For every checker, declared or custom: a stub says "not written yet", something that is not an
 answer (None, a number, a string) and an answer that returns None are feedback, and an exception
 in the learner's code is reported with its type. Custom checkers (training a model, building a
-vocabulary) have their own right and wrong answers in tests/test_check_custom.py.
+vocabulary) have their own right and wrong answers in tests/test_check_<module>.py.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import torch
 
 from mmcourse import check
 from mmcourse.check import CheckFailed
-from mmcourse.check._core import Close, Exact, Parts, Task
+from mmcourse.check._core import Close, Exact, Gradient, Parts, Task, leaves
 
 CHECKERS = [getattr(check, name) for name in check.__all__ if name != "CheckFailed"]
 TASKS = [c.task for c in CHECKERS if hasattr(c, "task")]
 MISTAKES = [(task, i) for task in TASKS for i in range(len(task.mistakes))]
+ERRORS = [(task, i) for task in TASKS for i in range(len(task.error_hints))]
 
 
 def _name(item) -> str:
@@ -42,37 +45,50 @@ def checker_of(task: Task):
     return getattr(check, task.name)
 
 
+def text(hint, case) -> str:
+    """What a hint says for a case: a hint is a string or a function of the case's arguments."""
+    return hint(*case.args, **case.kwargs) if callable(hint) else hint
+
+
 def answer_like(task: Task, change):
-    """An answer that returns the reference's output with ``change`` applied to it."""
-
-    def answer(*args, **kwargs):
-        return change(task.compare, task.reference(*args, **kwargs))
-
-    return answer
+    """An answer that returns the reference's output with ``change`` applied to each number."""
+    return lambda *args, **kwargs: leaves(task.reference(*args, **kwargs), change)
 
 
-def poisoned(compare, value):
-    """NaN in place of every number of ``value``."""
-    if isinstance(compare, Parts):
-        return tuple(poisoned(c, v) for c, v in zip(compare.parts.values(), value, strict=True))
+def nan(value):
     if isinstance(value, torch.Tensor):
         return torch.full_like(value, math.nan, dtype=torch.float64)
-    return math.nan
+    return math.nan if isinstance(value, int | float) else value
 
 
-def on_meta(compare, value):
-    if isinstance(compare, Parts):
-        return tuple(on_meta(c, v) for c, v in zip(compare.parts.values(), value, strict=True))
-    return value.to("meta") if isinstance(value, torch.Tensor) else value
+def one_row_more(value):
+    return torch.cat([value, value[:1]]) if torch.is_tensor(value) else value
+
+
+def detached(value):
+    return value.detach() if torch.is_tensor(value) else value
+
+
+def on_meta(value):
+    return value.to("meta") if torch.is_tensor(value) else value
+
+
+def gradients(task: Task) -> list[Gradient]:
+    parts = task.compare.parts.values() if isinstance(task.compare, Parts) else []
+    return [c for c in parts if isinstance(c, Gradient)]
 
 
 def returns_tensor(task: Task) -> bool:
-    compare = task.compare
-    parts = compare.parts.values() if isinstance(compare, Parts) else [compare]
     first = task.cases()[0]
-    out = task.reference(*first.args, **first.kwargs)
-    out = out if isinstance(compare, Parts) else (out,)
-    return any(isinstance(o, torch.Tensor) for c, o in zip(parts, out, strict=True))
+    found = []
+    leaves(task.reference(*first.args, **first.kwargs), lambda v: found.append(torch.is_tensor(v)))
+    return any(found)
+
+
+def failing_case(task: Task, message: str):
+    """The case a failure message is about: it starts with that case's description."""
+    described = {task.describe(*c.args, **c.kwargs): c for c in task.cases()}
+    return described[max((d for d in described if message.startswith(d)), key=len)]
 
 
 def test_the_declarations_are_well_formed():
@@ -84,7 +100,7 @@ def test_the_declarations_are_well_formed():
     for task in TASKS:
         assert isinstance(task.compare, Exact | Close | Parts)
         assert task.cases(), task.name
-        hints = [m.hint for m in task.mistakes]
+        hints = [m.hint for m in task.mistakes if isinstance(m.hint, str)]
         assert len(set(hints)) == len(hints), f"{task.name} has a hint twice"
 
 
@@ -97,14 +113,57 @@ def test_the_reference_passes(task, capsys):
 @pytest.mark.parametrize(("task", "index"), MISTAKES, ids=lambda x: str(getattr(x, "name", x)))
 def test_each_mistake_fails_with_its_own_hint(task, index):
     mistake = task.mistakes[index]
-    with pytest.raises(CheckFailed, match=re.escape(mistake.hint)):
+    with pytest.raises(CheckFailed) as failure:
         checker_of(task)(mistake.answer)
+    message = str(failure.value)
+    assert message.endswith(text(mistake.hint, failing_case(task, message)))
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t.shape_hint], ids=_name)
+def test_a_wrong_shape_gets_the_shape_hint(task):
+    with pytest.raises(CheckFailed, match=r"has shape .*\. ") as failure:
+        checker_of(task)(answer_like(task, one_row_more))
+    assert str(failure.value).endswith(text(task.shape_hint, task.cases()[0]))
+
+
+@pytest.mark.parametrize(("task", "index"), ERRORS, ids=lambda x: str(getattr(x, "name", x)))
+def test_an_error_gets_its_hint(task, index):
+    pattern, hint = task.error_hints[index]
+
+    def raises(*args, **kwargs):  # a pattern of plain words matches its own text
+        raise RuntimeError(pattern)
+
+    with pytest.raises(CheckFailed, match="raised RuntimeError") as failure:
+        checker_of(task)(raises)
+    assert str(failure.value).endswith(text(hint, task.cases()[0]))
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if gradients(t)], ids=_name)
+def test_an_answer_without_gradient_is_feedback(task):
+    with pytest.raises(CheckFailed, match=re.escape(gradients(task)[0].missing)):
+        checker_of(task)(answer_like(task, detached))
+
+
+TUPLES = [t for t in TASKS if isinstance(t.compare, Parts) and not gradients(t)]
+
+
+@pytest.mark.parametrize("task", TUPLES, ids=_name)
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda out: out[:-1], r"returned \d+ values; expected"),
+        (lambda out: (*out[:-1], "x"), "a str"),
+    ],
+)
+def test_a_part_missing_or_of_the_wrong_type_is_feedback(task, change, message):
+    with pytest.raises(CheckFailed, match=message):
+        checker_of(task)(lambda *args, **kwargs: change(task.reference(*args, **kwargs)))
 
 
 @pytest.mark.parametrize("task", TASKS, ids=_name)
 def test_nan_is_feedback(task):
     with pytest.raises(CheckFailed):
-        checker_of(task)(answer_like(task, poisoned))
+        checker_of(task)(answer_like(task, nan))
 
 
 @pytest.mark.parametrize("task", [t for t in TASKS if returns_tensor(t)], ids=_name)

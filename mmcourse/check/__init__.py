@@ -6,6 +6,13 @@ expected and, for common mistakes, why. One module per chapter; their checkers a
 """
 
 from mmcourse.check._core import CheckFailed
+from mmcourse.check.attention import (
+    mha_parameter_count,
+    patchify,
+    scaled_dot_product_attention,
+    sinusoidal_positions,
+    split_heads,
+)
 from mmcourse.check.audio import alias_frequency, decode_dtmf, hz_to_mel, mel_filterbank
 from mmcourse.check.conv import conv2d, conv_layer_cost, conv_output_size, vertical_edge_kernel
 from mmcourse.check.encoders import small_cnn
@@ -72,4 +79,10 @@ __all__ = [
     "masked_late_fusion",
     "tensor_fusion_size",
     "weighted_sum_fusion",
+    # chapter 9
+    "scaled_dot_product_attention",
+    "split_heads",
+    "patchify",
+    "sinusoidal_positions",
+    "mha_parameter_count",
 ]

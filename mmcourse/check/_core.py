@@ -1,20 +1,21 @@
 """The engine every exercise checker runs on.
 
 A checker runs the learner's code on cases the learner does not see. It either prints one line
-saying which cases passed, or raises ``CheckFailed`` (an ``AssertionError``) whose message says
-exactly what went wrong: the case, what came back, what was expected, and a hint when the
+saying that every case passed, or raises ``CheckFailed`` (an ``AssertionError``) whose message
+says exactly what went wrong: the case, what came back, what was expected, and a hint when the
 mistake is a common one. Whatever the learner's code does (raise, return the wrong type, shape
 or device, return NaN) becomes such a message; a checker never crashes with an error of its own.
 
-Most checkers are declarations, a :class:`Task`: the hidden cases, a reference implementation
-(PyTorch first, else the library), how to compare an answer (:class:`Exact`, :class:`Close`,
-:class:`Parts`), and the typical mistakes, each a small *wrong implementation* with the hint it
-earns. :func:`run` compares the learner's answers with the reference case by case; at the first
-wrong one, the hint is that of the first mistake that reproduces all the learner's answers from
-there on (else the wrong one alone). Because the mistakes are implementations, the tests run
-each of them through its checker and expect its own hint (tests/test_checkers.py): a hint is
-written once. Checkers that need more (training a model, a vocabulary) are plain functions
-decorated with :func:`checker` and use the same helpers.
+Most checkers are declarations, a :class:`Task` written as ``@exercise(cases=..., describe=...,
+mistakes=[...])`` on its reference implementation (PyTorch first, else the library): the hidden
+cases, how to compare an answer (:class:`Exact`, :class:`Close`, :class:`Parts`, :class:`Each`),
+and the typical mistakes, each a small *wrong implementation* with the hint it earns. :func:`run`
+compares the learner's answers with the reference case by case; at the first wrong one, the hint
+is that of the first mistake that reproduces all the learner's answers from there on (else the
+wrong one alone). Because the mistakes are implementations, the tests run each of them through
+its checker and expect its own hint (tests/test_checkers.py): a hint is written once. Checkers
+that need more (training a model, a vocabulary) are plain functions decorated with
+:func:`checker` and use the same helpers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import re
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +122,15 @@ def passed(name: str, n_cases: int) -> None:
     print(f"✓ {name}: correct on all {n_cases} hidden test cases.")
 
 
+def leaves(value: Any, change: Callable[[Any], Any]) -> Any:
+    """``value`` (nested tuples, lists and dicts) with ``change`` applied to each leaf."""
+    if isinstance(value, list | tuple):
+        return type(value)(leaves(v, change) for v in value)
+    if isinstance(value, dict):
+        return {k: leaves(v, change) for k, v in value.items()}
+    return change(value)
+
+
 # ---------------------------------------------------------------------------------------------
 # How to compare an answer with the expected one
 
@@ -195,32 +206,68 @@ class Close:
         )
 
 
+@dataclass
+class Gradient(Close):
+    """``d answer.sum() / d input`` for the case input that requires grad (see :class:`Task`);
+    ``missing`` says what to do when the answer has no gradient."""
+
+    missing: str = "your result has no gradient: compute it with torch operations on the inputs"
+
+    def convert(self, value: Any, expected: Any, case: str, what: str = "") -> Any:
+        return value
+
+    def same(self, value: Any, expected: Any) -> bool:
+        if value is None or expected is None:  # no gradient: the same only as no gradient
+            return value is expected
+        return super().same(value, expected)
+
+    def explain(self, value: Any, expected: Any, case: str, what: str = "") -> str:
+        if value is None:
+            return f"{case}: {self.missing}"
+        return super().explain(value, expected, case, "your gradient")
+
+
 class Parts:
     """A tuple of named parts, each compared its own way, e.g. ``(h', c')`` or a pair of ints."""
 
-    def __init__(self, **parts: Exact | Close) -> None:
+    def __init__(self, **parts: Any) -> None:
         self.parts = parts
 
+    def named(self, expected: Sequence) -> dict[str, Any]:
+        """The name and the comparison of each part of ``expected``."""
+        return self.parts
+
     def convert(self, value: Any, expected: Any, case: str, what: str = "you returned") -> Any:
-        names = ", ".join(self.parts)
-        if not isinstance(value, tuple | list) or len(value) != len(self.parts):
-            got = f"{value!r:.80} (a {type(value).__name__})"
-            raise CheckFailed(f"{case}: {what} {got}; expected a tuple ({names})")
+        parts = self.named(expected)
+        wanted = f"{len(parts)} values ({', '.join(parts)})"
+        if not isinstance(value, tuple | list):
+            kind = type(value).__name__
+            raise CheckFailed(f"{case}: {what} {value!r:.80} (a {kind}); expected {wanted}")
+        if len(value) != len(parts):
+            raise CheckFailed(f"{case}: {what} {len(value)} values; expected {wanted}")
         return tuple(
             compare.convert(v, e, case, f"as {name} you returned")
-            for (name, compare), v, e in zip(self.parts.items(), value, expected, strict=True)
+            for (name, compare), v, e in zip(parts.items(), value, expected, strict=True)
         )
 
     def same(self, value: Any, expected: Any) -> bool:
-        return all(
-            c.same(v, e) for c, v, e in zip(self.parts.values(), value, expected, strict=True)
-        )
+        compares = self.named(expected).values()
+        return all(c.same(v, e) for c, v, e in zip(compares, value, expected, strict=True))
 
     def explain(self, value: Any, expected: Any, case: str, what: str = "") -> str:
-        for (name, compare), v, e in zip(self.parts.items(), value, expected, strict=True):
+        parts = self.named(expected)
+        for (name, compare), v, e in zip(parts.items(), value, expected, strict=True):
             if not compare.same(v, e):
                 return compare.explain(v, e, case, f"your {name}")
         return f"{case}: wrong answer"
+
+
+class Each(Parts):
+    """A list whose items are compared alike, e.g. ``Each(gradient=Close())``, one per parameter."""
+
+    def named(self, expected: Sequence) -> dict[str, Any]:
+        ((name, compare),) = self.parts.items()
+        return {f"{name} {k}": compare for k in range(len(expected))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,11 +287,14 @@ def case(*args: Any, **kwargs: Any) -> Case:
     return Case(args, kwargs)
 
 
+Hint = str | Callable[..., str]  # a hint, or a function of the case's arguments that writes it
+
+
 @dataclass
 class Mistake:
     """A typical wrong answer, as the implementation it amounts to, and what to tell its author."""
 
-    hint: str
+    hint: Hint
     answer: Callable[..., Any]
 
 
@@ -252,9 +302,12 @@ class Mistake:
 class Task:
     """One exercise: hidden cases, the right answer, how to compare, and the typical mistakes.
 
-    ``describe(*args, **kwargs)`` says a case in words ("for an input of shape (2, 3)"), and
-    ``shape_hint(*args, **kwargs)``, when given, what to say about a tensor of the wrong shape
-    that no listed mistake explains.
+    ``describe(*args, **kwargs)`` says a case in words ("for an input of shape (2, 3)"). A hint
+    is a string or a function of the case's arguments. ``shape_hint`` is said about an answer of
+    the wrong shape that no mistake explains; ``error_hints`` are ``(pattern, hint)`` pairs, the
+    hint said when the learner's code raises an error whose message matches the pattern (a
+    regular expression). A case input that requires grad makes the answer the pair ``(answer,
+    d answer.sum() / d input)``, compared e.g. with ``Parts(loss=Close(), gradient=Gradient())``.
     """
 
     name: str
@@ -263,27 +316,50 @@ class Task:
     describe: Callable[..., str]
     compare: Exact | Close | Parts = field(default_factory=Close)
     mistakes: list[Mistake] = field(default_factory=list)
-    shape_hint: Callable[..., str] | None = None
+    shape_hint: Hint | None = None
+    error_hints: list[tuple[str, Hint]] = field(default_factory=list)
+
+
+def say(hint: Hint, c: Case) -> str:
+    """The text of ``hint`` for case ``c``."""
+    return hint(*c.args, **c.kwargs) if callable(hint) else hint
 
 
 def _copy(value: Any) -> Any:
     """A copy of the tensors in ``value``, so that no code can change a case for the next one."""
-    if isinstance(value, Tensor):
-        return value.detach().clone()
-    if isinstance(value, list | tuple):
-        return type(value)(_copy(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    return value
+    return leaves(
+        value,
+        lambda v: v.detach().clone().requires_grad_(v.requires_grad) if torch.is_tensor(v) else v,
+    )
+
+
+def _gradient(answer: Any, x: Tensor) -> Tensor | None:
+    """``d answer.sum() / d x``, or None when autograd does not lead from ``answer`` to ``x``."""
+    if not (isinstance(answer, Tensor) and answer.requires_grad):
+        return None
+    try:
+        return torch.autograd.grad(answer.sum(), x, allow_unused=True)[0]
+    except RuntimeError:  # e.g. an answer on another device: reported by the comparison
+        return None
 
 
 def _apply(fn: Callable, c: Case) -> Any:
-    return fn(*_copy(c.args), **_copy(c.kwargs))
+    """``fn`` on a copy of case ``c``, with its gradient if an input requires grad."""
+    args, kwargs = _copy(c.args), _copy(c.kwargs)
+    answer = fn(*args, **kwargs)
+    inputs = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+    return (answer, _gradient(answer, inputs[0])) if inputs else answer
 
 
 def _learner(fn: Any, task: Task, c: Case) -> Any:
+    """The learner's answer to case ``c``; an error it raises is feedback, with its hint."""
     description = task.describe(*c.args, **c.kwargs)
-    return call(fn, task.name, description, *_copy(c.args), **_copy(c.kwargs))
+    try:
+        return _apply(functools.partial(call, fn, task.name, description), c)
+    except CheckFailed as failure:
+        raised = str(failure).partition(f"your {task.name} raised ")[2]  # empty if it did not
+        hints = [h for pattern, h in task.error_hints if raised and re.search(pattern, raised)]
+        raise CheckFailed(f"{failure}. {say(hints[0], c)}" if hints else str(failure)) from None
 
 
 def _reproduces(task: Task, mistake: Mistake, cases: Sequence[Case], answers: Sequence) -> bool:
@@ -298,6 +374,15 @@ def _reproduces(task: Task, mistake: Mistake, cases: Sequence[Case], answers: Se
     return True
 
 
+def _wrong_shape(value: Any, expected: Any) -> bool:
+    """Whether a tensor in ``value`` has another shape than the one in its place in ``expected``."""
+    if isinstance(value, Tensor) and isinstance(expected, Tensor):
+        return value.shape != expected.shape
+    if isinstance(value, tuple | list) and isinstance(expected, tuple | list):
+        return any(map(_wrong_shape, value, expected))
+    return False
+
+
 def _hint(task: Task, cases: list[Case], answers: list) -> str:
     """The hint of the first mistake that gives all the learner's ``answers``, else the first.
 
@@ -306,13 +391,9 @@ def _hint(task: Task, cases: list[Case], answers: list) -> str:
     for count in (len(answers), 1):
         for mistake in task.mistakes:
             if _reproduces(task, mistake, cases[:count], answers[:count]):
-                return mistake.hint
-    c, answer = cases[0], answers[0]
-    expected = _apply(task.reference, c)
-    wrong_shape = isinstance(answer, Tensor) and answer.shape != expected.shape
-    if task.shape_hint is not None and wrong_shape:
-        return task.shape_hint(*c.args, **c.kwargs)
-    return ""
+                return say(mistake.hint, cases[0])
+    wrong_shape = _wrong_shape(answers[0], _apply(task.reference, cases[0]))
+    return say(task.shape_hint, cases[0]) if task.shape_hint and wrong_shape else ""
 
 
 def run(task: Task, fn: Any) -> None:
@@ -340,6 +421,17 @@ def run(task: Task, fn: Any) -> None:
             task.compare.explain(answer, expected, description) + (f". {hint}" if hint else "")
         )
     passed(task.name, len(cases))
+
+
+def exercise(**task: Any) -> Callable[[Callable], Callable[[Any], None]]:
+    """``@exercise(cases=..., describe=..., mistakes=[...])`` on a reference implementation: the
+    checker of that :class:`Task`, named after the reference and documented by its docstring."""
+
+    def declare(reference: Callable) -> Callable[[Any], None]:
+        name = reference.__name__
+        return make_checker(Task(name=name, reference=reference, **task), reference.__doc__ or "")
+
+    return declare
 
 
 def make_checker(task: Task, doc: str) -> Callable[[Any], None]:

@@ -9,36 +9,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmcourse.check._core import (
-    CheckFailed,
-    Exact,
-    Mistake,
-    Parts,
-    Task,
-    call,
-    case,
-    checker,
-    make_checker,
-    passed,
-)
+from mmcourse.check import _core
+from mmcourse.check._core import Exact, Mistake, Parts, case, exercise
 from mmcourse.conv import conv_output_size as _output_size
 
+
 # Task 1: the output length, floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1
-
-
 def _size_cases():
-    cases = [  # (size, kernel_size, stride, padding, dilation): traps, then seeded random ones
-        (7, 3, 2, 1, 1),
-        (8, 3, 1, 0, 1),
-        (5, 3, 1, 1, 2),
-        (10, 4, 3, 2, 1),
-        (28, 5, 1, 2, 1),
-        (9, 3, 2, 0, 3),
-        (1, 1, 1, 0, 1),
-        (6, 2, 2, 0, 1),
-        (32, 3, 2, 1, 2),
-        (11, 5, 4, 1, 1),
-    ]
+    """(size, kernel_size, stride, padding, dilation): traps, then seeded random ones."""
+    cases = [(7, 3, 2, 1, 1), (8, 3, 1, 0, 1), (5, 3, 1, 1, 2), (10, 4, 3, 2, 1), (28, 5, 1, 2, 1)]
+    cases += [(9, 3, 2, 0, 3), (1, 1, 1, 0, 1), (6, 2, 2, 0, 1), (32, 3, 2, 1, 2), (11, 5, 4, 1, 1)]
     rng = random.Random(2)
     while len(cases) < 40:
         k, d, p, s = rng.randint(1, 7), rng.randint(1, 3), rng.randint(0, 3), rng.randint(1, 4)
@@ -48,41 +28,37 @@ def _size_cases():
     return [case(*c) for c in cases]
 
 
-conv_output_size = make_checker(
-    Task(
-        name="conv_output_size",
-        cases=_size_cases,
-        reference=_output_size,
-        describe=lambda n, k, s, p, d: (
-            f"for an input of size {n}, kernel {k}, stride {s}, padding {p}, dilation {d}"
-        ),
-        compare=Exact(),
-        mistakes=[
-            Mistake(
-                "Did you forget the dilation? A dilated kernel spans d*(k-1)+1 inputs.",
-                lambda n, k, s, p, d: (n + 2 * p - (k - 1) - 1) // s + 1,
-            ),
-            Mistake(
-                "Padding is added on both sides: the padded size is size + 2*padding.",
-                lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1,
-            ),
-            Mistake(
-                "Round down, not up: a window that does not fit entirely is dropped.",
-                lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1,
-            ),
-            Mistake(
-                "Count the first window too: the formula ends in + 1.",
-                lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s,
-            ),
-        ],
+@exercise(
+    cases=_size_cases,
+    describe=lambda n, k, s, p, d: (
+        f"for an input of size {n}, kernel {k}, stride {s}, padding {p}, dilation {d}"
     ),
-    "Check ``fn(size, kernel_size, stride, padding, dilation) -> int``.",
+    compare=Exact(),
+    mistakes=[
+        Mistake(
+            "Did you forget the dilation? A dilated kernel spans d*(k-1)+1 inputs.",
+            lambda n, k, s, p, d: (n + 2 * p - (k - 1) - 1) // s + 1,
+        ),
+        Mistake(
+            "Padding is added on both sides: the padded size is size + 2*padding.",
+            lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1,
+        ),
+        Mistake(
+            "Round down, not up: a window that does not fit entirely is dropped.",
+            lambda n, k, s, p, d: -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1,
+        ),
+        Mistake(
+            "Count the first window too: the formula ends in + 1.",
+            lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s,
+        ),
+    ],
 )
+def conv_output_size(size, kernel_size, stride, padding, dilation):
+    """Check ``fn(size, kernel_size, stride, padding, dilation) -> int``."""
+    return _output_size(size, kernel_size, stride, padding, dilation)
 
 
 # Task 2: conv2d, out[n, o] = sum_c x[n, c] ⋆ weight[o, c] + bias[o], as F.conv2d
-
-
 def _conv_cases():
     g = torch.Generator().manual_seed(3)
     cases = []
@@ -108,48 +84,44 @@ def _conv_shape_hint(x, w, b, stride, padding):
     )
 
 
-conv2d = make_checker(
-    Task(
-        name="conv2d",
-        cases=_conv_cases,
-        reference=F.conv2d,
-        describe=lambda x, w, b, stride, padding: (
-            f"for an input of shape {tuple(x.shape)}, weight {tuple(w.shape)}, "
-            f"{'a bias' if b is not None else 'no bias'}, stride {stride}, padding {padding}"
-        ),
-        mistakes=[
-            Mistake(
-                "Your result is a true convolution (kernel flipped). PyTorch's conv2d computes "
-                "cross-correlation: use w[o, c, u, v] as it is, without flipping.",
-                lambda x, w, b, stride, padding: F.conv2d(x, w.flip(-1, -2), b, stride, padding),
-            ),
-            Mistake(
-                "The bias is missing: add bias[o] to every position of output channel o.",
-                lambda x, w, b, stride, padding: F.conv2d(x, w, None, stride, padding),
-            ),
-            Mistake(
-                "Add bias[o] to output channel o only, not the sum of all biases.",
-                lambda x, w, b, stride, padding: (
-                    F.conv2d(x, w, None, stride, padding) + (0 if b is None else b.sum())
-                ),
-            ),
-            Mistake(
-                "Each output channel o needs its own kernel weight[o]; do not sum over them.",
-                lambda x, w, b, stride, padding: (
-                    F.conv2d(x, w, b, stride, padding).sum(1, keepdim=True).repeat(1, len(w), 1, 1)
-                ),
-            ),
-        ],
-        shape_hint=_conv_shape_hint,
+@exercise(
+    cases=_conv_cases,
+    describe=lambda x, w, b, stride, padding: (
+        f"for an input of shape {tuple(x.shape)}, weight {tuple(w.shape)}, "
+        f"{'a bias' if b is not None else 'no bias'}, stride {stride}, padding {padding}"
     ),
-    "Check ``fn(x, weight, bias=None, stride=1, padding=0)`` against ``F.conv2d``.",
+    mistakes=[
+        Mistake(
+            "Your result is a true convolution (kernel flipped). PyTorch's conv2d computes "
+            "cross-correlation: use w[o, c, u, v] as it is, without flipping.",
+            lambda x, w, b, stride, padding: F.conv2d(x, w.flip(-1, -2), b, stride, padding),
+        ),
+        Mistake(
+            "The bias is missing: add bias[o] to every position of output channel o.",
+            lambda x, w, b, stride, padding: F.conv2d(x, w, None, stride, padding),
+        ),
+        Mistake(
+            "Add bias[o] to output channel o only, not the sum of all biases.",
+            lambda x, w, b, stride, padding: (
+                F.conv2d(x, w, None, stride, padding) + (0 if b is None else b.sum())
+            ),
+        ),
+        Mistake(
+            "Each output channel o needs its own kernel weight[o]; do not sum over them.",
+            lambda x, w, b, stride, padding: (
+                F.conv2d(x, w, b, stride, padding).sum(1, keepdim=True).repeat(1, len(w), 1, 1)
+            ),
+        ),
+    ],
+    shape_hint=_conv_shape_hint,
 )
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """Check ``fn(x, weight, bias=None, stride=1, padding=0)`` against ``F.conv2d``."""
+    return F.conv2d(x, weight, bias, stride, padding)
 
 
 # Task 3: a kernel that responds to vertical edges and to nothing else (judged by its responses)
-
-
-@checker
+@_core.checker
 def vertical_edge_kernel(kernel: Any) -> None:
     """Check a 3×3 kernel that responds to vertical edges and to nothing else.
 
@@ -157,20 +129,20 @@ def vertical_edge_kernel(kernel: Any) -> None:
     to 8×8 images: a vertical step, a horizontal step and a flat gray image.
     """
     if callable(kernel) and not isinstance(kernel, torch.Tensor):
-        kernel = call(kernel, "vertical_edge_kernel", "when called")
+        kernel = _core.call(kernel, "vertical_edge_kernel", "when called")
     try:
         k = torch.as_tensor(kernel.detach().cpu() if torch.is_tensor(kernel) else kernel)
         k = k.to(torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise CheckFailed(
+        raise _core.CheckFailed(
             f"your kernel is a {type(kernel).__name__}; expected a 3×3 torch.Tensor "
             "(or a nested list of numbers)"
         ) from None
     if k.numel() != 9 or k.squeeze().shape != (3, 3):
-        raise CheckFailed(f"your kernel has shape {tuple(k.shape)}; expected (3, 3)")
+        raise _core.CheckFailed(f"your kernel has shape {tuple(k.shape)}; expected (3, 3)")
     k = k.reshape(1, 1, 3, 3)
     if not torch.isfinite(k).all():
-        raise CheckFailed("your kernel contains NaN or infinity")
+        raise _core.CheckFailed("your kernel contains NaN or infinity")
     vertical = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
     vertical[..., 4:] = 1.0
     images = {
@@ -180,95 +152,90 @@ def vertical_edge_kernel(kernel: Any) -> None:
     }
     response = {name: F.conv2d(image, k).abs().max().item() for name, image in images.items()}
     if response["vertical"] < 1e-6 and response["horizontal"] > 1e-6:
-        raise CheckFailed(
+        raise _core.CheckFailed(
             "your kernel responds to a horizontal edge but not at all to a vertical one: it "
             "compares rows (top and bottom), while a vertical edge is a change from left to "
             "right, between columns"
         )
     if response["vertical"] < 1e-6:
-        raise CheckFailed(
+        raise _core.CheckFailed(
             "your kernel gives no response on an image with a vertical edge (left half 0, "
             "right half 1): its output is 0 everywhere"
         )
     if abs(k.sum().item()) > 1e-6 * k.abs().sum().item():
-        raise CheckFailed(
+        raise _core.CheckFailed(
             f"your kernel responds to a flat gray image (strongest output "
             f"{response['flat']:.3f}): its entries sum to {k.sum().item():.3f}, and an "
             "edge detector's entries must sum to 0 so that constant regions give 0"
         )
     ratio = response["horizontal"] / response["vertical"]
     if ratio > 0.05:
-        raise CheckFailed(
+        raise _core.CheckFailed(
             f"your kernel responds to a horizontal edge too: its strongest output there is "
             f"{ratio:.0%} of the one on a vertical edge (at most 5% allowed). A vertical edge "
             "is a change from left to right, so the kernel should compare its left and right "
             "columns and treat every row alike"
         )
-    passed("vertical_edge_kernel", len(images))
+    _core.passed("vertical_edge_kernel", len(images))
 
 
 # Task 4: what a layer costs, (parameters, multiply-adds of one forward pass)
-
-
-def _cost(c, o, k, h, w, stride=1, padding=0, bias=True):
-    layer = nn.Conv2d(c, o, k, stride, padding, bias=bias, device="meta")  # no memory, no RNG
-    positions = layer(torch.empty(1, c, h, w, device="meta"))[0, 0].numel()
-    return sum(p.numel() for p in layer.parameters()), o * positions * c * k * k
-
-
-def _cost_mistake(hint, wrong):
-    """A Mistake: ``wrong(o, k, h, w, bias, weights, positions) -> (parameters, mult_adds)``."""
+def _wrong_cost(wrong):
+    """An answer from ``wrong(o, k, h, w, bias, weights, positions) -> (params, mult_adds)``."""
 
     def answer(c, o, k, h, w, stride=1, padding=0, bias=True):
         positions = _output_size(h, k, stride, padding) * _output_size(w, k, stride, padding)
         return wrong(o, k, h, w, bias, o * c * k * k, positions)
 
-    return Mistake(hint, answer)
+    return answer
 
 
-conv_layer_cost = make_checker(
-    Task(
-        name="conv_layer_cost",
-        cases=lambda: [
-            case(c, o, k, h, w, stride=s, padding=p, bias=bias)
-            for c, o, k, h, w, s, p, bias in [
-                (1, 8, 3, 8, 8, 1, 1, True),
-                (3, 16, 5, 32, 32, 1, 0, True),
-                (16, 32, 3, 28, 28, 2, 1, False),
-                (64, 64, 1, 14, 14, 1, 0, True),
-                (8, 4, 3, 9, 7, 2, 0, True),
-                (2, 3, 7, 20, 10, 3, 3, False),
-            ]
-        ],
-        reference=_cost,
-        describe=lambda c, o, k, h, w, stride, padding, bias: (
-            f"for Conv2d({c}, {o}, kernel_size={k}, stride={stride}, padding={padding}, "
-            f"bias={bias}) on a {h}×{w} input"
-        ),
-        compare=Parts(parameters=Exact(), multiply_adds=Exact()),
-        mistakes=[
-            _cost_mistake(
-                "Count the bias: one per output channel.",
-                lambda o, k, h, w, bias, weights, n: (weights, weights * n),
-            ),
-            _cost_mistake(
-                "This layer has bias=False: no bias parameters.",
-                lambda o, k, h, w, bias, weights, n: (weights + o, weights * n),
-            ),
-            _cost_mistake(
-                "Each output channel has one k×k kernel per input channel.",
-                lambda o, k, h, w, bias, weights, n: (o * k * k + o * bias, weights * n),
-            ),
-            _cost_mistake(
-                "Count one multiply-add per *output* position, not per input pixel.",
-                lambda o, k, h, w, bias, weights, n: (weights + o * bias, weights * h * w),
-            ),
-            _cost_mistake(
-                "The bias is an addition, not a multiply-add: count only weight products.",
-                lambda o, k, h, w, bias, weights, n: (weights + o * bias, (weights + o * bias) * n),
-            ),
-        ],
+@exercise(
+    cases=lambda: [
+        case(c, o, k, h, w, stride=s, padding=p, bias=bias)
+        for c, o, k, h, w, s, p, bias in [
+            (1, 8, 3, 8, 8, 1, 1, True),
+            (3, 16, 5, 32, 32, 1, 0, True),
+            (16, 32, 3, 28, 28, 2, 1, False),
+            (64, 64, 1, 14, 14, 1, 0, True),
+            (8, 4, 3, 9, 7, 2, 0, True),
+            (2, 3, 7, 20, 10, 3, 3, False),
+        ]
+    ],
+    describe=lambda c, o, k, h, w, stride, padding, bias: (
+        f"for Conv2d({c}, {o}, kernel_size={k}, stride={stride}, padding={padding}, "
+        f"bias={bias}) on a {h}×{w} input"
     ),
-    "Check ``fn(in_ch, out_ch, kernel_size, height, width, stride, padding, bias)``: the pair "
-    "``(parameters, multiply_adds)`` of that ``nn.Conv2d`` on one image.",
+    compare=Parts(parameters=Exact(), multiply_adds=Exact()),
+    mistakes=[
+        Mistake(
+            "Count the bias: one per output channel.",
+            _wrong_cost(lambda o, k, h, w, bias, weights, n: (weights, weights * n)),
+        ),
+        Mistake(
+            "This layer has bias=False: no bias parameters.",
+            _wrong_cost(lambda o, k, h, w, bias, weights, n: (weights + o, weights * n)),
+        ),
+        Mistake(
+            "Each output channel has one k×k kernel per input channel.",
+            _wrong_cost(lambda o, k, h, w, bias, weights, n: (o * k * k + o * bias, weights * n)),
+        ),
+        Mistake(
+            "Count one multiply-add per *output* position, not per input pixel.",
+            _wrong_cost(lambda o, k, h, w, bias, weights, n: (weights + o * bias, weights * h * w)),
+        ),
+        Mistake(
+            "The bias is an addition, not a multiply-add: count only weight products.",
+            _wrong_cost(
+                lambda o, k, h, w, bias, weights, n: (weights + o * bias, (weights + o * bias) * n)
+            ),
+        ),
+    ],
 )
+def conv_layer_cost(in_ch, out_ch, kernel_size, height, width, stride=1, padding=0, bias=True):
+    """Check ``fn(in_ch, out_ch, kernel_size, height, width, stride, padding, bias)``: the pair
+    ``(parameters, multiply_adds)`` of that ``nn.Conv2d`` on one image."""
+    layer = nn.Conv2d(in_ch, out_ch, kernel_size, stride, padding, bias=bias, device="meta")
+    positions = layer(torch.empty(1, in_ch, height, width, device="meta"))[0, 0].numel()
+    parameters = sum(p.numel() for p in layer.parameters())
+    return parameters, out_ch * positions * in_ch * kernel_size**2

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from mmcourse.check._core import Exact, Mistake, Task, case, make_checker
+from mmcourse.check._core import Exact, Mistake, case, exercise
 
 
 def _features(dims: list[int], n: int, g: torch.Generator) -> list[torch.Tensor]:
@@ -18,8 +18,6 @@ def _shapes(features: list[torch.Tensor]) -> str:
 
 
 # Task 1: concatenation fusion, W [x_1; ...; x_M] + b
-
-
 def _concat_cases():
     g = torch.Generator().manual_seed(80)
     cases = []
@@ -30,29 +28,23 @@ def _concat_cases():
     return cases
 
 
-concat_fusion = make_checker(
-    Task(
-        name="concat_fusion",
-        cases=_concat_cases,
-        reference=lambda f, w, b: torch.cat(f, 1) @ w.T + b,
-        describe=lambda f, w, b: (
-            f"for {_shapes(f)}, weight {tuple(w.shape)} and bias {tuple(b.shape)}"
+@exercise(
+    cases=_concat_cases,
+    describe=lambda f, w, b: f"for {_shapes(f)}, weight {tuple(w.shape)} and bias {tuple(b.shape)}",
+    mistakes=[
+        Mistake("The bias is missing.", lambda f, w, b: torch.cat(f, 1) @ w.T),
+        Mistake(
+            "Concatenate along the feature dimension (dim=1), not the batch (dim=0).",
+            lambda f, w, b: torch.cat(f, 0),
         ),
-        mistakes=[
-            Mistake("The bias is missing.", lambda f, w, b: torch.cat(f, 1) @ w.T),
-            Mistake(
-                "Concatenate along the feature dimension (dim=1), not the batch (dim=0).",
-                lambda f, w, b: torch.cat(f, 0),
-            ),
-        ],
-    ),
-    "Check ``fn(features, weight, bias) -> W [x_1; ...; x_M] + b`` of shape ``(N, out)``.",
+    ],
 )
+def concat_fusion(features, weight, bias):
+    """Check ``fn(features, weight, bias) -> W [x_1; ...; x_M] + b`` of shape ``(N, out)``."""
+    return torch.cat(features, 1) @ weight.T + bias
 
 
 # Task 2: weighted sum, sum_m softmax(scores)_m (W_m x_m + b_m)
-
-
 def _weighted_cases():
     g = torch.Generator().manual_seed(81)
     cases = []
@@ -71,63 +63,55 @@ def _weighted(features, projections, weights):
     )
 
 
-weighted_sum_fusion = make_checker(
-    Task(
-        name="weighted_sum_fusion",
-        cases=_weighted_cases,
-        reference=lambda f, p, s: _weighted(f, p, torch.softmax(s, 0)),
-        describe=lambda f, p, s: (
-            f"for {_shapes(f)}, out size {p[0][1].numel()} and scores {s.numpy().round(2)}"
-        ),
-        mistakes=[
-            Mistake(
-                "Turn the scores into weights first: softmax over the modalities.",
-                lambda f, p, s: _weighted(f, p, s),
-            ),
-            Mistake(
-                "You averaged the projections: weight modality m by softmax(scores)[m].",
-                lambda f, p, s: _weighted(f, p, torch.ones(len(f)) / len(f)),
-            ),
-        ],
+@exercise(
+    cases=_weighted_cases,
+    describe=lambda f, p, s: (
+        f"for {_shapes(f)}, out size {p[0][1].numel()} and scores {s.numpy().round(2)}"
     ),
-    "Check ``fn(features, projections, scores)``: ``sum_m softmax(scores)_m (W_m x_m + b_m)``.",
+    mistakes=[
+        Mistake(
+            "Turn the scores into weights first: softmax over the modalities.",
+            lambda f, p, s: _weighted(f, p, s),
+        ),
+        Mistake(
+            "You averaged the projections: weight modality m by softmax(scores)[m].",
+            lambda f, p, s: _weighted(f, p, torch.ones(len(f)) / len(f)),
+        ),
+    ],
 )
+def weighted_sum_fusion(features, projections, scores):
+    """Check ``fn(features, projections, scores)``: ``sum_m softmax(scores)_m (W_m x_m + b_m)``."""
+    return _weighted(features, projections, torch.softmax(scores, 0))
 
 
 # Task 3: the length of [x_1; 1] ⊗ ... ⊗ [x_M; 1]
-
-tensor_fusion_size = make_checker(
-    Task(
-        name="tensor_fusion_size",
-        cases=lambda: [
-            case(dims)
-            for dims in ([32, 32, 128], [1], [4, 4], [2, 3, 4], [64, 16], [10, 1, 1, 3], [7])
-        ],
-        reference=lambda dims: math.prod(d + 1 for d in dims),
-        describe=lambda dims: f"for feature sizes {dims}",
-        compare=Exact(),
-        mistakes=[
-            Mistake(
-                "Each vector gets a 1 appended before the outer product: use d_m + 1.",
-                lambda dims: math.prod(dims),
-            ),
-            Mistake(
-                "An outer product multiplies the sizes; adding them gives concatenation.",
-                lambda dims: sum(d + 1 for d in dims),
-            ),
-            Mistake(
-                "The 1 is appended to every modality, not once to the result.",
-                lambda dims: math.prod(dims) + 1,
-            ),
-        ],
-    ),
-    "Check ``fn(dims) -> int``: the length of ``[x_1; 1] ⊗ ... ⊗ [x_M; 1]``.",
+@exercise(
+    cases=lambda: [
+        case(dims) for dims in ([32, 32, 128], [1], [4, 4], [2, 3, 4], [64, 16], [10, 1, 1, 3], [7])
+    ],
+    describe=lambda dims: f"for feature sizes {dims}",
+    compare=Exact(),
+    mistakes=[
+        Mistake(
+            "Each vector gets a 1 appended before the outer product: use d_m + 1.",
+            lambda dims: math.prod(dims),
+        ),
+        Mistake(
+            "An outer product multiplies the sizes; adding them gives concatenation.",
+            lambda dims: sum(d + 1 for d in dims),
+        ),
+        Mistake(
+            "The 1 is appended to every modality, not once to the result.",
+            lambda dims: math.prod(dims) + 1,
+        ),
+    ],
 )
+def tensor_fusion_size(dims):
+    """Check ``fn(dims) -> int``: the length of ``[x_1; 1] ⊗ ... ⊗ [x_M; 1]``."""
+    return math.prod(d + 1 for d in dims)
 
 
 # Task 4: late fusion that survives a missing modality
-
-
 def _late_cases():
     g = torch.Generator().manual_seed(83)
     masks = [
@@ -146,25 +130,20 @@ def _masked_sum(log_probs, mask):
     return (mask.float()[..., None] * log_probs).sum(1)
 
 
-masked_late_fusion = make_checker(
-    Task(
-        name="masked_late_fusion",
-        cases=_late_cases,
-        reference=lambda lp, m: _masked_sum(lp, m) / m.float().sum(1, keepdim=True),
-        describe=lambda lp, m: (
-            f"for log-probabilities of shape {tuple(lp.shape)} and mask {m.int().tolist()}"
-        ),
-        mistakes=[
-            Mistake(
-                "Divide by the number of modalities present in each sample, not by M.",
-                lambda lp, m: _masked_sum(lp, m) / lp.shape[1],
-            ),
-            Mistake(
-                "The mask is ignored: missing modalities must not vote.",
-                lambda lp, m: lp.mean(1),
-            ),
-            Mistake("That is the sum; take the mean over the present modalities.", _masked_sum),
-        ],
+@exercise(
+    cases=_late_cases,
+    describe=lambda lp, m: (
+        f"for log-probabilities of shape {tuple(lp.shape)} and mask {m.int().tolist()}"
     ),
-    "Check ``fn(log_probs (N, M, C), mask (N, M)) -> (N, C)``: mean over present modalities.",
+    mistakes=[
+        Mistake(
+            "Divide by the number of modalities present in each sample, not by M.",
+            lambda lp, m: _masked_sum(lp, m) / lp.shape[1],
+        ),
+        Mistake("The mask is ignored: missing modalities must not vote.", lambda lp, m: lp.mean(1)),
+        Mistake("That is the sum; take the mean over the present modalities.", _masked_sum),
+    ],
 )
+def masked_late_fusion(log_probs, mask):
+    """Check ``fn(log_probs (N, M, C), mask (N, M)) -> (N, C)``: mean over present modalities."""
+    return _masked_sum(log_probs, mask) / mask.float().sum(1, keepdim=True)

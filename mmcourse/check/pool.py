@@ -7,12 +7,11 @@ import random
 import torch
 import torch.nn.functional as F
 
-from mmcourse.check._core import Exact, Mistake, Task, case, make_checker
+from mmcourse.check._core import Exact, Mistake, case, exercise
 from mmcourse.pool import pool_output_size as _output_size
 
+
 # Task 1: the output length of a pooling layer, in floor and in ceil mode
-
-
 def _size_cases():
     cases = [  # (size, kernel_size, stride, padding, ceil_mode): traps, then seeded random ones
         (3, 2, 2, 1, True),  # the famous one: a third window would start in the right padding
@@ -36,61 +35,54 @@ def _size_cases():
     return [case(n, k, stride=s, padding=p, ceil_mode=c) for n, k, s, p, c in cases]
 
 
-def _size(n, k, stride=None, padding=0, ceil_mode=False):
-    return _output_size(n, k, stride, padding, ceil_mode=ceil_mode)
-
-
 def _naive_ceil(n, k, stride=None, padding=0, ceil_mode=False):
     s = k if stride is None else stride
     return (-(-(n + 2 * padding - k) // s) if ceil_mode else (n + 2 * padding - k) // s) + 1
 
 
-pool_output_size = make_checker(
-    Task(
-        name="pool_output_size",
-        cases=_size_cases,
-        reference=_size,
-        describe=lambda n, k, stride, padding, ceil_mode: (
-            f"for an input of size {n}, kernel {k}, stride {stride}, padding {padding}, "
-            f"ceil_mode={ceil_mode}"
-        ),
-        compare=Exact(),
-        mistakes=[
-            Mistake(
-                "In ceil_mode, PyTorch drops a last window that would start in the right "
-                "padding: if (out - 1) * stride >= size + padding, subtract one.",
-                _naive_ceil,
-            ),
-            Mistake(
-                "With ceil_mode=True round the division up, so that a last, partial window is "
-                "kept.",
-                lambda n, k, stride, padding, ceil_mode: _size(n, k, stride, padding),
-            ),
-            Mistake(
-                "stride=None means the stride equals the kernel size (the windows tile the input).",
-                lambda n, k, stride, padding, ceil_mode: _size(
-                    n, k, stride or 1, padding, ceil_mode
-                ),
-            ),
-            Mistake(
-                "Padding is added on both sides: the padded size is size + 2*padding.",
-                lambda n, k, stride, padding, ceil_mode: _naive_ceil(
-                    n - padding, k, stride, padding, ceil_mode
-                ),
-            ),
-            Mistake(
-                "Count the first window too: the formula ends in + 1.",
-                lambda *args, **kwargs: _size(*args, **kwargs) - 1,
-            ),
-        ],
+@exercise(
+    cases=_size_cases,
+    describe=lambda n, k, stride, padding, ceil_mode: (
+        f"for an input of size {n}, kernel {k}, stride {stride}, padding {padding}, "
+        f"ceil_mode={ceil_mode}"
     ),
-    "Check ``fn(size, kernel_size, stride=None, padding=0, ceil_mode=False) -> int``.",
+    compare=Exact(),
+    mistakes=[
+        Mistake(
+            "In ceil_mode, PyTorch drops a last window that would start in the right "
+            "padding: if (out - 1) * stride >= size + padding, subtract one.",
+            _naive_ceil,
+        ),
+        Mistake(
+            "With ceil_mode=True round the division up, so that a last, partial window is kept.",
+            lambda n, k, stride, padding, ceil_mode: _output_size(n, k, stride, padding),
+        ),
+        Mistake(
+            "stride=None means the stride equals the kernel size (the windows tile the input).",
+            lambda n, k, stride, padding, ceil_mode: _output_size(
+                n, k, stride or 1, padding, ceil_mode=ceil_mode
+            ),
+        ),
+        Mistake(
+            "Padding is added on both sides: the padded size is size + 2*padding.",
+            lambda n, k, stride, padding, ceil_mode: _naive_ceil(
+                n - padding, k, stride, padding, ceil_mode
+            ),
+        ),
+        Mistake(
+            "Count the first window too: the formula ends in + 1.",
+            lambda n, k, stride, padding, ceil_mode: (
+                _output_size(n, k, stride, padding, ceil_mode=ceil_mode) - 1
+            ),
+        ),
+    ],
 )
+def pool_output_size(size, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Check ``fn(size, kernel_size, stride=None, padding=0, ceil_mode=False) -> int``."""
+    return _output_size(size, kernel_size, stride, padding, ceil_mode=ceil_mode)
 
 
 # Task 2: max pooling, out[n, c, i, j] = max of the window, the padding being -inf
-
-
 def _max_pool_cases():
     g = torch.Generator().manual_seed(4)
     return [
@@ -108,51 +100,44 @@ def _max_pool_cases():
     ]
 
 
-max_pool2d = make_checker(
-    Task(
-        name="max_pool2d",
-        cases=_max_pool_cases,
-        reference=F.max_pool2d,
-        describe=lambda x, k, stride, padding: (
-            f"for an input of shape {tuple(x.shape)}, kernel {k}, stride {stride}, "
-            f"padding {padding}"
-        ),
-        mistakes=[
-            Mistake(
-                "You computed each window's mean: max pooling keeps its largest value.",
-                F.avg_pool2d,
-            ),
-            Mistake(
-                "You computed each window's mean (of the entries inside the image): max pooling "
-                "keeps its largest value.",
-                lambda *args, **kwargs: F.avg_pool2d(*args, **kwargs, count_include_pad=False),
-            ),
-            Mistake(
-                "The padding must never win the maximum: pad with -inf (float('-inf')), not "
-                "zeros. With negative inputs, a zero from the padding is larger than every real "
-                "value.",
-                lambda x, k, stride, padding: F.max_pool2d(F.pad(x, (padding,) * 4), k, stride),
-            ),
-            Mistake(
-                "stride=None means the stride equals the kernel size, not 1.",
-                lambda x, k, stride, padding: F.max_pool2d(x, k, stride or 1, padding),
-            ),
-            Mistake(
-                "Pad the input by `padding` on all four sides first.",
-                lambda x, k, stride, padding: F.max_pool2d(x, k, stride),
-            ),
-        ],
-        shape_hint=lambda *args, **kwargs: (
-            "Each axis has floor((size + 2*padding - kernel_size) / stride) + 1 outputs."
-        ),
+@exercise(
+    cases=_max_pool_cases,
+    describe=lambda x, k, stride, padding: (
+        f"for an input of shape {tuple(x.shape)}, kernel {k}, stride {stride}, padding {padding}"
     ),
-    "Check ``fn(x, kernel_size, stride=None, padding=0)`` against ``F.max_pool2d``.",
+    mistakes=[
+        Mistake(
+            "You computed each window's mean: max pooling keeps its largest value.",
+            F.avg_pool2d,
+        ),
+        Mistake(
+            "You computed each window's mean (of the entries inside the image): max pooling "
+            "keeps its largest value.",
+            lambda *args, **kwargs: F.avg_pool2d(*args, **kwargs, count_include_pad=False),
+        ),
+        Mistake(
+            "The padding must never win the maximum: pad with -inf (float('-inf')), not "
+            "zeros. With negative inputs, a zero from the padding is larger than every real "
+            "value.",
+            lambda x, k, stride, padding: F.max_pool2d(F.pad(x, (padding,) * 4), k, stride),
+        ),
+        Mistake(
+            "stride=None means the stride equals the kernel size, not 1.",
+            lambda x, k, stride, padding: F.max_pool2d(x, k, stride or 1, padding),
+        ),
+        Mistake(
+            lambda x, k, stride, padding: f"Pad the input by {padding} on all four sides first.",
+            lambda x, k, stride, padding: F.max_pool2d(x, k, stride),
+        ),
+    ],
+    shape_hint="Each axis has floor((size + 2*padding - kernel_size) / stride) + 1 outputs.",
 )
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Check ``fn(x, kernel_size, stride=None, padding=0)`` against ``F.max_pool2d``."""
+    return F.max_pool2d(x, kernel_size, stride, padding)
 
 
 # Task 3: the gradient of max pooling (stride = kernel): each window's winner gets grad_output
-
-
 def _backward_cases():
     g = torch.Generator().manual_seed(5)
     cases = []
@@ -178,37 +163,34 @@ def _every_tie(x, grad_output, k):
     return grad
 
 
-max_pool_backward = make_checker(
-    Task(
-        name="max_pool_backward",
-        cases=_backward_cases,
-        reference=_pool_backward,
-        describe=lambda x, grad, k: (
-            f"for an input of shape {tuple(x.shape)}"
-            + (" (with ties inside the windows)" if x.unique().numel() < x.numel() else "")
-            + f", kernel_size {k} (so grad_output has shape {tuple(grad.shape)})"
-        ),
-        mistakes=[
-            Mistake(
-                "You spread each gradient evenly over its window: that is average pooling's "
-                "gradient. Through a maximum, only the position that won the window gets it.",
-                lambda x, grad, k: _pool_backward(x, grad, k, F.avg_pool2d),
-            ),
-            Mistake(
-                "The winners must receive the upstream gradient grad_output[n, c, i, j], "
-                "not 1: the chain rule multiplies by it.",
-                lambda x, grad, k: _pool_backward(x, torch.ones_like(grad), k),
-            ),
-            Mistake(
-                "When several entries of a window tie for the maximum, PyTorch gives the whole "
-                "gradient to the first of them (in row-major order), not to each of them.",
-                _every_tie,
-            ),
-        ],
-        shape_hint=lambda *args: (
-            "The gradient with respect to x has the shape of x (inputs a window does not "
-            "cover get 0)"
-        ),
+@exercise(
+    cases=_backward_cases,
+    describe=lambda x, grad, k: (
+        f"for an input of shape {tuple(x.shape)}"
+        + (" (with ties inside the windows)" if x.unique().numel() < x.numel() else "")
+        + f", kernel_size {k} (so grad_output has shape {tuple(grad.shape)})"
     ),
-    "Check ``fn(x, grad_output, kernel_size)``: the gradient of max pooling w.r.t. ``x``.",
+    mistakes=[
+        Mistake(
+            "You spread each gradient evenly over its window: that is average pooling's "
+            "gradient. Through a maximum, only the position that won the window gets it.",
+            lambda x, grad, k: _pool_backward(x, grad, k, F.avg_pool2d),
+        ),
+        Mistake(
+            "The winners must receive the upstream gradient grad_output[n, c, i, j], "
+            "not 1: the chain rule multiplies by it.",
+            lambda x, grad, k: _pool_backward(x, torch.ones_like(grad), k),
+        ),
+        Mistake(
+            "When several entries of a window tie for the maximum, PyTorch gives the whole "
+            "gradient to the first of them (in row-major order), not to each of them.",
+            _every_tie,
+        ),
+    ],
+    shape_hint=(
+        "The gradient with respect to x has the shape of x (inputs a window does not cover get 0)"
+    ),
 )
+def max_pool_backward(x, grad_output, kernel_size):
+    """Check ``fn(x, grad_output, kernel_size)``: the gradient of max pooling w.r.t. ``x``."""
+    return _pool_backward(x, grad_output, kernel_size)

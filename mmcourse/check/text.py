@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmcourse.check._core import (
-    CheckFailed,
-    Close,
-    Mistake,
-    Parts,
-    Task,
-    call,
-    case,
-    checker,
-    make_checker,
-    passed,
-    run,
-)
+from mmcourse.check import _core
+from mmcourse.check._core import Close, Gradient, Mistake, Parts, case, exercise
 
 # Task 1: build_vocabulary (custom: any order of the tokens is right)
-
 _VOCAB_CASES = [
     (["the number seven", "seven minus two", "The digit Two"], 1),
     (["not two but seven", "seven , not two", "two plus two", "nine"], 2),
@@ -35,19 +21,23 @@ _VOCAB_CASES = [
 ]
 
 
-@checker
+@_core.checker
 def build_vocabulary(fn: Any) -> None:
     """Check ``fn(texts, min_count) -> dict`` token -> id with <pad> 0, <unk> 1, ids contiguous."""
     for texts, min_count in _VOCAB_CASES:
         where = f"for texts {texts} and min_count {min_count}"
-        vocab = call(fn, "build_vocabulary", where, list(texts), min_count=min_count)
+        vocab = _core.call(fn, "build_vocabulary", where, list(texts), min_count=min_count)
         if not isinstance(vocab, dict):
-            raise CheckFailed(f"{where}: you returned a {type(vocab).__name__}; expected a dict")
+            raise _core.CheckFailed(
+                f"{where}: you returned a {type(vocab).__name__}; expected a dict"
+            )
         bad_keys = [k for k in vocab if not isinstance(k, str)]
         if bad_keys:
-            raise CheckFailed(f"{where}: every key must be a token (str), got {bad_keys[0]!r}")
+            raise _core.CheckFailed(
+                f"{where}: every key must be a token (str), got {bad_keys[0]!r}"
+            )
         if vocab.get("<pad>") != 0 or vocab.get("<unk>") != 1:
-            raise CheckFailed(
+            raise _core.CheckFailed(
                 f"{where}: you map <pad> to {vocab.get('<pad>')!r} and <unk> to "
                 f"{vocab.get('<unk>')!r}; reserve id 0 for '<pad>' and id 1 for '<unk>', and "
                 "give the words ids from 2 on"
@@ -57,13 +47,13 @@ def build_vocabulary(fn: Any) -> None:
         words = set(vocab) - {"<pad>", "<unk>"}
         upper = sorted(w for w in words if w != w.lower())
         if upper:
-            raise CheckFailed(
+            raise _core.CheckFailed(
                 f"{where}: your vocabulary contains {upper[0]!r}; lowercase the texts first "
                 "(text.lower().split())"
             )
         missing = sorted(wanted - words)
         if missing:
-            raise CheckFailed(
+            raise _core.CheckFailed(
                 f"{where}: {missing[0]!r} appears {counts[missing[0]]} time(s) but is not in "
                 "your vocabulary"
             )
@@ -71,44 +61,20 @@ def build_vocabulary(fn: Any) -> None:
         if extra:
             seen = counts.get(extra[0], 0)
             rare = f"; leave out tokens seen fewer than min_count={min_count} times"
-            raise CheckFailed(
+            raise _core.CheckFailed(
                 f"{where}: {extra[0]!r} is in your vocabulary but appears {seen} time(s)"
                 + (rare if 0 < seen < min_count else "")
             )
         ids = sorted(vocab.values()) if all(isinstance(v, int) for v in vocab.values()) else None
         if ids != list(range(len(vocab))):
-            raise CheckFailed(
+            raise _core.CheckFailed(
                 f"{where}: the ids must be the ints 0 .. {len(vocab) - 1}, each used once; "
                 f"you use {sorted(vocab.values(), key=str)}"
             )
-    passed("build_vocabulary", len(_VOCAB_CASES))
-
-
-def _error_hints(*hints: tuple[tuple[str, ...], str]) -> Callable:
-    """Add to the report of an exception in the learner's code the hint of the first
-    ``(words, hint)`` one of whose words is in the exception's message."""
-
-    def decorate(check: Callable) -> Callable:
-        @functools.wraps(check)
-        def wrapper(fn: Any) -> None:
-            __tracebackhide__ = True  # noqa: F841
-            try:
-                check(fn)
-            except CheckFailed as failure:
-                message = str(failure)
-                if f"your {check.__name__} raised" in message:
-                    found = (hint for words, hint in hints if any(w in message for w in words))
-                    message += next(found, "")
-                raise CheckFailed(message) from None
-
-        return wrapper
-
-    return decorate
+    _core.passed("build_vocabulary", len(_VOCAB_CASES))
 
 
 # Task 2: pad_batch
-
-
 class _Ids:
     """A tensor of ids (or lengths) that must equal the expected one exactly."""
 
@@ -118,7 +84,7 @@ class _Ids:
     def convert(self, value: Any, expected: Tensor, where: str, what: str = "") -> Tensor:
         value = Close().convert(value, expected, where, f"as the {self.noun} you returned")
         if self.long and value.dtype != torch.long:
-            raise CheckFailed(
+            raise _core.CheckFailed(
                 f"{where}: your {self.noun} has dtype {value.dtype}; token ids must be "
                 "torch.long (int64), which nn.Embedding requires"
             )
@@ -150,39 +116,36 @@ _PAD_CASES = [
     [[3, 4], [5, 6], [7, 8, 9, 10]],
 ]
 
-pad_batch = make_checker(
-    Task(
-        name="pad_batch",
-        cases=lambda: [case(s) for s in _PAD_CASES],
-        reference=_pad,
-        describe=lambda s: f"for the sequences {s}",
-        compare=Parts(
-            padded=_Ids(
-                "padded batch",
-                "One row per sequence, as long as the longest sequence: (N, max length).",
-                long=True,
-            ),
-            lengths=_Ids("lengths", "One length per sequence."),
+
+@exercise(
+    cases=lambda: [case(s) for s in _PAD_CASES],
+    describe=lambda s: f"for the sequences {s}",
+    compare=Parts(
+        padded=_Ids(
+            "padded batch",
+            "One row per sequence, as long as the longest sequence: (N, max length).",
+            long=True,
         ),
-        mistakes=[
-            Mistake(
-                "Pad at the end: the tokens start at position 0, the padding follows.",
-                lambda s: _pad(s, left=True),
-            ),
-            Mistake("Fill the padding with 0, the id of <pad>.", lambda s: _pad(s, value=1)),
-            Mistake(
-                "The lengths are the true lengths before padding, not the padded length.",
-                lambda s: (_pad(s)[0], torch.full((len(s),), max(map(len, s)))),
-            ),
-        ],
+        lengths=_Ids("lengths", "One length per sequence."),
     ),
-    "Check ``fn(sequences) -> (padded (N, T) long, lengths (N,) long)``.",
+    mistakes=[
+        Mistake(
+            "Pad at the end: the tokens start at position 0, the padding follows.",
+            lambda s: _pad(s, left=True),
+        ),
+        Mistake("Fill the padding with 0, the id of <pad>.", lambda s: _pad(s, value=1)),
+        Mistake(
+            "The lengths are the true lengths before padding, not the padded length.",
+            lambda s: (_pad(s)[0], torch.full((len(s),), max(map(len, s)))),
+        ),
+    ],
 )
+def pad_batch(sequences):
+    """Check ``fn(sequences) -> (padded (N, T) long, lengths (N,) long)``."""
+    return _pad(sequences)
 
 
-# Task 3: embed_one_hot (a gradient must reach the weight; the values as a Task)
-
-
+# Task 3: embed_one_hot; the weight requires grad, so that the gradient is checked too
 def _embed_cases() -> list:
     g = torch.Generator().manual_seed(60)
     cases = []
@@ -190,21 +153,29 @@ def _embed_cases() -> list:
         ids = torch.randint(0, v, (n, t), generator=g)
         ids[0, 0] = 0  # the padding id occurs
         ids[-1, -1] = v - 2  # ids do not reach the last row: V is not ids.max() + 1
-        cases.append(case(ids, torch.randn(v, d, generator=g)))
+        cases.append(case(ids, torch.randn(v, d, generator=g).requires_grad_()))
     return cases
 
 
-_embed_task = Task(
-    name="embed_one_hot",
+@exercise(
     cases=_embed_cases,
-    reference=F.embedding,
     describe=lambda ids, w: (
         f"for ids of shape {tuple(ids.shape)} and a weight of shape {tuple(w.shape)}"
     ),
+    compare=Parts(
+        result=Close(),
+        gradient=Gradient(
+            missing="your result does not depend on the weight through autograd (no gradient "
+            "would reach the embedding table); compute it from `weight`, without .detach(), "
+            ".numpy() or torch.tensor(...)"
+        ),
+    ),
     mistakes=[
         Mistake(
-            "You return the one-hot vectors (N, T, V); multiply them by the weight to get the "
-            "embeddings (N, T, D).",
+            lambda ids, w: (
+                f"You return the one-hot vectors {(*ids.shape, len(w))}; multiply "
+                "them by the weight to get the embeddings (N, T, D)."
+            ),
             lambda ids, w: F.one_hot(ids, w.shape[0]).float(),
         ),
         Mistake(
@@ -212,45 +183,23 @@ _embed_task = Task(
             lambda ids, w: F.embedding((ids - 1).clamp(min=0), w),
         ),
     ],
-    shape_hint=lambda ids, w: "The embeddings have shape (N, T, D).",
+    shape_hint="The embeddings have shape (N, T, D).",
+    error_hints=[
+        ("Long|dtype", "F.one_hot returns integers: convert it with .float() before the product."),
+        (
+            "shape|size",
+            "The one-hot vectors need one entry per row of the weight: "
+            "F.one_hot(ids, num_classes=weight.shape[0]) has shape (N, T, V), and "
+            "(N, T, V) @ (V, D) is (N, T, D).",
+        ),
+    ],
 )
-
-
-@_error_hints(
-    (
-        ("Long", "dtype"),
-        ". F.one_hot returns integers: convert it with .float() before the product.",
-    ),
-    (
-        ("shape", "size"),
-        ". The one-hot vectors need one entry per row of the weight: "
-        "F.one_hot(ids, num_classes=weight.shape[0]) has shape (N, T, V), and "
-        "(N, T, V) @ (V, D) is (N, T, D).",
-    ),
-)
-@checker
-def embed_one_hot(fn: Any) -> None:
+def embed_one_hot(ids, weight):
     """Check ``fn(ids (N, T), weight (V, D)) -> (N, T, D)`` against ``F.embedding``."""
-    ids, weight = _embed_cases()[0].args
-    where = _embed_task.describe(ids, weight)
-    result = call(fn, "embed_one_hot", where, ids.clone(), weight.clone().requires_grad_())
-    expected = F.embedding(ids, weight)
-    right = isinstance(result, Tensor) and result.device == expected.device
-    if right and Close().same(result.detach(), expected) and not result.requires_grad:
-        raise CheckFailed(
-            f"{where}: your result does not depend on the weight through autograd (no "
-            "gradient would reach the embedding table); compute it from `weight`, without "
-            ".detach(), .numpy() or torch.tensor(...)"
-        )
-    run(_embed_task, fn)
-
-
-embed_one_hot.task = _embed_task  # type: ignore[attr-defined] (read by the tests)
+    return F.embedding(ids, weight)
 
 
 # Tasks 4 and 5: masked_mean and last_state
-
-
 def _sequence_cases() -> list:
     """``(values (N, T, D), lengths (N,))``; the padded positions hold garbage on purpose."""
     g = torch.Generator().manual_seed(61)
@@ -266,36 +215,33 @@ def _masked_sum(values: Tensor, lengths: Tensor, shift: int = 0) -> Tensor:
     return (values * mask[..., None]).sum(1)
 
 
-masked_mean = make_checker(
-    Task(
-        name="masked_mean",
-        cases=_sequence_cases,
-        reference=lambda v, n: _masked_sum(v, n) / n[:, None],
-        describe=lambda v, n: f"for embeddings of shape {tuple(v.shape)} and lengths {n.tolist()}",
-        mistakes=[
-            Mistake(
-                "Do not average over the padding: only the first lengths[n] steps.",
-                lambda v, n: v.mean(1),
-            ),
-            Mistake("Divide the sum by each sequence's length.", _masked_sum),
-            Mistake(
-                "Divide by the sequence's own length, not by T.",
-                lambda v, n: _masked_sum(v, n) / v.shape[1],
-            ),
-            Mistake(
-                "Off by one: the real tokens are positions 0 .. lengths[n] - 1.",
-                lambda v, n: _masked_sum(v, n, 1) / (n[:, None] + 1),
-            ),
-        ],
-        shape_hint=lambda v, n: "One vector per sequence: (N, D).",
-    ),
-    "Check ``fn(embedded (N, T, D), lengths (N,)) -> (N, D)``: the mean over real tokens.",
-)
-
-_last_task = Task(
-    name="last_state",
+@exercise(
     cases=_sequence_cases,
-    reference=lambda o, n: o[torch.arange(len(n)), n - 1],
+    describe=lambda v, n: f"for embeddings of shape {tuple(v.shape)} and lengths {n.tolist()}",
+    mistakes=[
+        Mistake(
+            "Do not average over the padding: only the first lengths[n] steps.",
+            lambda v, n: v.mean(1),
+        ),
+        Mistake("Divide the sum by each sequence's length.", _masked_sum),
+        Mistake(
+            "Divide by the sequence's own length, not by T.",
+            lambda v, n: _masked_sum(v, n) / v.shape[1],
+        ),
+        Mistake(
+            "Off by one: the real tokens are positions 0 .. lengths[n] - 1.",
+            lambda v, n: _masked_sum(v, n, 1) / (n[:, None] + 1),
+        ),
+    ],
+    shape_hint="One vector per sequence: (N, D).",
+)
+def masked_mean(embedded, lengths):
+    """Check ``fn(embedded (N, T, D), lengths (N,)) -> (N, D)``: the mean over real tokens."""
+    return _masked_sum(embedded, lengths) / lengths[:, None]
+
+
+@exercise(
+    cases=_sequence_cases,
     describe=lambda o, n: f"for outputs of shape {tuple(o.shape)} and lengths {n.tolist()}",
     mistakes=[
         Mistake(
@@ -308,13 +254,9 @@ _last_task = Task(
             lambda o, n: o[:, 0],
         ),
     ],
-    shape_hint=lambda o, n: "One vector per sequence: (N, H).",
+    shape_hint="One vector per sequence: (N, H).",
+    error_hints=[("out of bounds", "The real steps of sequence n are 0 .. lengths[n] - 1.")],
 )
-last_state = _error_hints(
-    (("out of bounds",), ". The real steps of sequence n are 0 .. lengths[n] - 1.")
-)(
-    make_checker(
-        _last_task,
-        "Check ``fn(outputs (N, T, H), lengths (N,)) -> (N, H)``: each sequence's last real step.",
-    )
-)
+def last_state(outputs, lengths):
+    """Check ``fn(outputs (N, T, H), lengths (N,)) -> (N, H)``: each sequence's last real step."""
+    return outputs[torch.arange(len(lengths)), lengths - 1]
