@@ -1,13 +1,10 @@
-"""Let nbval run the MyST-Markdown notebooks of book/ and exercises/ directly.
+"""Collect every MyST notebook of book/ and exercises/ as one test that executes it.
 
-nbval only collects ``.ipynb`` files and reads them with ``nbformat.read``. Here every MyST
-notebook (``notebooks.is_myst_notebook``: a ``.md`` file with a Jupytext header and a kernelspec)
-is collected too, read through Jupytext while nbval collects it, and executed cell by cell in a
-fresh kernel. Test ids point at the source, e.g. ``book/02_convolution.md::Cell 3``; a failing
-``assert`` shows that cell and its traceback.
-
-This patches nbval's internals (``IPyNbFile.collect`` and the ``nbformat`` module it reads
-with), so pyproject.toml bounds nbval to the versions this is tested with.
+A notebook passes when every cell runs without error in a fresh kernel (its ``assert`` cells are
+the checks); a failure shows the failing cell and its traceback. ``tools/execution.py`` runs it
+and stores the executed notebook in the cache that the book build reads, so the book renders the
+outputs this test checked instead of executing every notebook a second time. With pytest-xdist
+(``-n auto`` in pyproject.toml) the notebooks and the unit tests run side by side on all cores.
 """
 
 from __future__ import annotations
@@ -15,8 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import jupytext
-import nbval.plugin as nbval_plugin
+import pytest
 
 # The repository's tools are scripts in tools/ and _ext/, not an installed package. Python puts
 # tools/ on sys.path when it runs one of them and Jupyter Book puts _ext/ there for the book;
@@ -27,36 +23,36 @@ for folder in ("tools", "_ext"):
     if str(ROOT / folder) not in sys.path:
         sys.path.insert(0, str(ROOT / folder))
 
-from notebooks import is_myst_notebook  # noqa: E402 (needs tools/ on sys.path, just above)
+import execution  # noqa: E402 (needs tools/ on sys.path, just above)
+
+from notebooks import is_myst_notebook  # noqa: E402
 
 
-class _JupytextNbformat:
-    """Stands in for the ``nbformat`` module inside nbval while it reads a notebook."""
-
-    def __init__(self, real):
-        self._real = real
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    @staticmethod
-    def read(path, as_version=4):
-        return jupytext.read(path, as_version=as_version)
+class NotebookFailed(Exception):
+    """A cell of the notebook raised; the message is the cell and its traceback."""
 
 
-class MystNotebookFile(nbval_plugin.IPyNbFile):
+class NotebookItem(pytest.Item):
+    def runtest(self) -> None:
+        result = execution.run(self.path)
+        if result.error is not None:
+            raise NotebookFailed(result.error)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, NotebookFailed):
+            return f"{self.path.relative_to(ROOT)} failed:\n{excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.relative_to(ROOT)} (executed)"
+
+
+class NotebookFile(pytest.File):
     def collect(self):
-        real = nbval_plugin.nbformat
-        nbval_plugin.nbformat = _JupytextNbformat(real)
-        try:  # IPyNbFile.collect() reads the notebook before its first yield
-            items = list(super().collect())
-        finally:
-            nbval_plugin.nbformat = real
-        return items
+        yield NotebookItem.from_parent(self, name="execute")
 
 
 def pytest_collect_file(file_path: Path, parent):
-    option = parent.config.option
-    if (option.nbval or option.nbval_lax) and is_myst_notebook(file_path):
-        return MystNotebookFile.from_parent(parent, path=file_path)
+    if is_myst_notebook(file_path):
+        return NotebookFile.from_parent(parent, path=file_path)
     return None

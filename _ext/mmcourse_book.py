@@ -8,16 +8,22 @@ It does two things Jupyter Book 1 does not do by itself:
    ``python tools/notebooks.py``), both from the launch button and from an "Open in Colab"
    badge under the page title. Which pages are notebooks, and their Colab addresses, come from
    tools/notebooks.py, as for the tests and tools/check_site.py.
-2. **No stale outputs after a library change.** The execution cache (jupyter-cache) is keyed
-   on a notebook's code cells only, but every notebook imports ``mmcourse``. When the library's
-   sources change, this extension drops the cache and marks every page for re-execution.
+2. **One execution per notebook, no stale outputs.** The book reads the execution cache that
+   the tests fill (tools/execution.py): the cache of the current version of the library,
+   ``_build/.jupyter_cache/<library hash>``, so a page renders the outputs the tests checked,
+   and a library change (which jupyter-cache, keyed on a notebook's code only, cannot see) leads
+   to a fresh cache. Caches of older library versions are removed, and after a library change
+   every notebook page is re-read even without ``--all``. With ``MMCOURSE_EXPECT_CACHED=1``
+   (set by .ci/run after the tests) a notebook the book had to execute itself is a warning,
+   so that ``-W`` fails a build that did not reuse the tests' execution.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -28,35 +34,47 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tools") not in sys.path:
     sys.path.insert(0, str(ROOT / "tools"))
 
-import notebooks  # noqa: E402 (needs tools/ on sys.path, just above)
+import execution  # noqa: E402 (needs tools/ on sys.path, just above)
+
+import notebooks  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-
-
-def library_hash() -> str:
-    """A hash of everything the notebooks import from this repository."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "mmcourse").rglob("*.py")):
-        digest.update(str(path.relative_to(ROOT)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _stamp_path(app: Sphinx) -> Path:
     return Path(app.outdir).parent / "mmcourse-library.sha256"
 
 
-def _drop_stale_cache(app: Sphinx) -> None:
+def _use_the_tests_cache(app: Sphinx, config) -> None:
+    cache = execution.cache_path()
+    config.nb_execution_cache_path = str(cache)
+    for old in cache.parent.glob("*") if cache.parent.exists() else []:
+        if old.is_dir() and old != cache:
+            shutil.rmtree(old)
+
+
+def _library_changed(app: Sphinx) -> None:
     stamp = _stamp_path(app)
     app.env.mmcourse_library_changed = (  # type: ignore[attr-defined]
-        not stamp.exists() or stamp.read_text().strip() != library_hash()
+        not stamp.exists() or stamp.read_text().strip() != execution.library_hash()
     )
-    if app.env.mmcourse_library_changed:  # type: ignore[attr-defined]
-        cache = app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache"
-        if Path(cache).exists():
-            LOGGER.info("mmcourse changed since the last build: dropping %s", cache)
-            shutil.rmtree(cache)
+
+
+def _check_reuse(app: Sphinx, env) -> list[str]:
+    if os.environ.get("MMCOURSE_EXPECT_CACHED") != "1":
+        return []
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    for docname in sorted(env.found_docs):
+        data = NbMetadataCollector.get_exec_data(env, docname)
+        if data and data.get("mtime", 0) >= app.mmcourse_started:  # type: ignore[attr-defined]
+            LOGGER.warning(
+                "%s was executed by the book build: the tests' execution was not reused "
+                "(is the library or the notebook different from when the tests ran?)",
+                docname,
+            )
+    return []
 
 
 def _outdated_notebooks(app, env, added, changed, removed):
@@ -67,7 +85,7 @@ def _outdated_notebooks(app, env, added, changed, removed):
 
 def _write_stamp(app: Sphinx, exception: Exception | None) -> None:
     if exception is None:
-        _stamp_path(app).write_text(library_hash() + "\n")
+        _stamp_path(app).write_text(execution.library_hash() + "\n")
 
 
 def _add_colab_links(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -96,8 +114,11 @@ def _add_colab_links(app: Sphinx, pagename, templatename, context, doctree) -> N
 
 
 def setup(app: Sphinx) -> dict:
-    # Run before myst-nb opens the cache (builder-inited, priority 500).
-    app.connect("builder-inited", _drop_stale_cache, priority=100)
+    # Before myst-nb reads its configuration (config-inited, priority 500).
+    app.connect("config-inited", _use_the_tests_cache, priority=100)
+    app.connect("builder-inited", _library_changed)
+    app.connect("env-updated", _check_reuse)
+    app.mmcourse_started = time.time()  # type: ignore[attr-defined]
     app.connect("env-get-outdated", _outdated_notebooks)
     app.connect("build-finished", _write_stamp)
     # sphinx-book-theme adds its launch buttons at priority 501; run after it.

@@ -3,6 +3,7 @@ invalidates the execution cache."""
 
 from __future__ import annotations
 
+import execution
 import mmcourse_book
 
 import notebooks
@@ -36,12 +37,22 @@ def test_pages_that_are_not_notebooks_are_left_alone():
         assert context == _page(), pagename
 
 
-def test_library_hash_changes_with_the_library(monkeypatch, tmp_path):
+def test_the_cache_changes_with_the_library(monkeypatch, tmp_path):
     (tmp_path / "mmcourse").mkdir()
     module = tmp_path / "mmcourse" / "m.py"
     module.write_text("x = 1\n")
-    monkeypatch.setattr(mmcourse_book, "ROOT", tmp_path)
-    before = mmcourse_book.library_hash()
-    assert mmcourse_book.library_hash() == before
+    monkeypatch.setattr(execution, "ROOT", tmp_path)
+    before = execution.cache_path()
+    assert execution.cache_path() == before
     module.write_text("x = 2\n")
-    assert mmcourse_book.library_hash() != before
+    assert execution.cache_path() != before
+    assert execution.cache_path().parent == before.parent == tmp_path / "_build" / ".jupyter_cache"
+
+
+def test_the_book_reads_the_cache_the_tests_write(tmp_path):
+    class Config:
+        nb_execution_cache_path = ""
+
+    config = Config()
+    mmcourse_book._use_the_tests_cache(None, config)
+    assert config.nb_execution_cache_path == str(execution.cache_path())

@@ -1,7 +1,7 @@
 """Every exercise, both directions.
 
-* The reference solutions pass every checker: nbval runs each exercise source, solutions
-  included, and a failing check fails that run.
+* The reference solutions pass every checker: the tests execute each exercise source
+  (conftest.py), solutions included, and a failing check fails that run.
 * The learner version (the generated Colab notebook) gives nothing away, and when it is run as
   a learner first opens it, every check cell reports "not written yet" as a ``CheckFailed``,
   while every other cell runs without error. So the stubs are rejected and no checker crashes

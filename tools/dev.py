@@ -37,7 +37,7 @@ def commands(venv: str | Path) -> dict[str, list[list[str]]]:
             [python, "-m", "pip", "install", "--upgrade", "pip"],
             [python, "-m", "pip", "install", "-e", ".[book,test]"],
         ],
-        "test": [[python, "-m", "pytest"]],
+        "test": [[python, "-m", "pytest"], [python, "tools/execution.py"]],
         "book": [
             [python, "tools/notebooks.py", "--check"],
             [str(bin_dir / "jupyter-book"), "build", ".", "-W", "--keep-going", "--all"],
@@ -79,10 +79,11 @@ def setup() -> None:
 
 
 def test(extra: list[str]) -> None:
-    """Unit and property tests, and every notebook through nbval (configured in pyproject)."""
+    """Unit and property tests and every notebook (conftest.py), then the notebooks' times."""
     setup()
-    (pytest,) = COMMANDS["test"]
+    pytest, times = COMMANDS["test"]
     run(pytest + extra)
+    run(times)
 
 
 def book(extra: list[str]) -> None:
