@@ -15,6 +15,13 @@ from mmcourse.check.attention import (
 )
 from mmcourse.check.audio import alias_frequency, decode_dtmf, hz_to_mel, mel_filterbank
 from mmcourse.check.conv import conv2d, conv_layer_cost, conv_output_size, vertical_edge_kernel
+from mmcourse.check.debugging import (
+    image_text_model,
+    inputs_and_target,
+    low_rank_fusion,
+    lstm_classify,
+    train_step,
+)
 from mmcourse.check.encoders import small_cnn
 from mmcourse.check.fusion import (
     concat_fusion,
@@ -85,4 +92,10 @@ __all__ = [
     "patchify",
     "sinusoidal_positions",
     "mha_parameter_count",
+    # chapter 10
+    "train_step",
+    "inputs_and_target",
+    "lstm_classify",
+    "image_text_model",
+    "low_rank_fusion",
 ]
