@@ -15,8 +15,11 @@ built on it:
 * ``TransformerEncoderLayer`` (pre-norm or post-norm) and ``TransformerEncoder``;
 * positions: ``sinusoidal_positions`` with ``SinusoidalPositionalEncoding``, and
   ``LearnedPositionalEmbedding``;
-* tokenizers: ``patchify`` and ``PatchEmbedding`` for images (ViT), ``frame_tokens`` for log-mel
-  spectrograms (AST-style), and ``causal_mask``.
+* tokenizers: ``patchify`` and ``PatchEmbedding`` for images (ViT), ``frame_tokens`` and
+  ``FrameEmbedding`` for log-mel spectrograms (AST-style), ``WordEmbedding`` for token ids with
+  their padding mask, and ``causal_mask``;
+* ``MultimodalTransformer``: the tokens of every modality in one sequence, with modality-type
+  embeddings, a classification token and missing modalities masked out (chapter 9).
 
 Every module is batch-first, and its parameters carry PyTorch's names and shapes, so
 ``from_torch`` copies a ``torch.nn`` module by its ``state_dict``.
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -54,12 +58,15 @@ from mmcourse.validate import (
 )
 
 __all__ = [
+    "FrameEmbedding",
     "LearnedPositionalEmbedding",
     "MultiheadAttention",
+    "MultimodalTransformer",
     "PatchEmbedding",
     "SinusoidalPositionalEncoding",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "WordEmbedding",
     "attention_weights",
     "causal_mask",
     "frame_tokens",
@@ -830,3 +837,250 @@ def frame_tokens(spectrogram: Tensor, frames: int) -> Tensor:
     count = steps // frames
     tokens = spectrogram[:, :, : count * frames].reshape(n, mels, count, frames)
     return tokens.permute(0, 2, 1, 3).reshape(n, count, mels * frames)
+
+
+class WordEmbedding(nn.Module):
+    """The text tokenizer: ``(tokens (N, T), lengths (N,))`` -> ``(embedded, padding)``.
+
+    ``embedded[n, t] = E[tokens[n, t]]`` ``(N, T, embed_dim)``, an ``nn.Embedding`` (chapter 6)
+    whose ``padding_idx`` row stays zero; ``padding`` ``(N, T)`` is ``True`` on the padding
+    ``t >= lengths[n]``, the ``key_padding_mask`` that keeps attention off it.
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int, padding_idx: int = 0) -> None:
+        super().__init__()
+        self.vocab_size = check_int(vocab_size, "vocab_size", 1)
+        self.embed_dim = check_int(embed_dim, "embed_dim", 1)
+        padding_idx = check_int(padding_idx, "padding_idx", 0, vocab_size - 1)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """``(N, T)`` ids and ``(N,)`` lengths -> ``(N, T, embed_dim)`` and ``(N, T)`` padding."""
+        check_tensor(tokens, "tokens", 2, floating=False)
+        check_tensor(lengths, "lengths", 1, floating=False)
+        if lengths.shape[0] != tokens.shape[0]:
+            raise ValueError(
+                f"lengths must have shape (N,) = ({tokens.shape[0]},) for tokens of shape "
+                f"{tuple(tokens.shape)}, got {tuple(lengths.shape)}"
+            )
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
+            raise ValueError(
+                f"tokens must be ids from 0 to {self.vocab_size - 1} "
+                f"(vocab_size={self.vocab_size}), got ids from {int(tokens.min())} to "
+                f"{int(tokens.max())}"
+            )
+        steps = torch.arange(tokens.shape[1], device=tokens.device)
+        padding = steps[None, :] >= lengths.to(tokens.device)[:, None]  # (N, T)
+        return self.embedding(tokens), padding
+
+
+class FrameEmbedding(nn.Module):
+    """The audio tokenizer: a log-mel spectrogram ``(N, n_mels, T)`` -> ``(N, T // f, embed_dim)``.
+
+    ``frame_tokens`` cuts it into tokens of ``f = frames`` frames of all bands, and one linear
+    map embeds each: ``tokens = frame_tokens(S, f) W^T + b``, ``W`` ``(embed_dim, n_mels * f)``.
+    This is ``PatchEmbedding`` on the spectrogram seen as a one-channel image with patches of
+    full height ``(n_mels, f)`` (the Audio Spectrogram Transformer cuts smaller patches).
+    """
+
+    def __init__(self, n_mels: int, embed_dim: int, frames: int = 1) -> None:
+        super().__init__()
+        self.n_mels = check_int(n_mels, "n_mels", 1)
+        self.embed_dim = check_int(embed_dim, "embed_dim", 1)
+        self.frames = check_int(frames, "frames", 1)
+        self.linear = nn.Linear(n_mels * frames, embed_dim)
+
+    def extra_repr(self) -> str:
+        return f"{self.n_mels}, {self.embed_dim}, frames={self.frames}"
+
+    def forward(self, spectrogram: Tensor) -> Tensor:
+        """``(N, n_mels, T)`` -> ``(N, T // frames, embed_dim)``."""
+        check_tensor(spectrogram, "spectrogram", 3, floating=True)
+        if spectrogram.shape[1] != self.n_mels:
+            raise ValueError(
+                f"spectrogram must have shape (N, n_mels={self.n_mels}, T), got "
+                f"{tuple(spectrogram.shape)}"
+            )
+        return self.linear(frame_tokens(spectrogram, self.frames))
+
+
+# ---------------------------------------------------------------------------------------------
+# One Transformer for every modality
+
+
+class MultimodalTransformer(nn.Module):
+    """Tokens of every modality in one sequence, one Transformer encoder, a classification token.
+
+    ``tokenizers`` maps each modality's name to a module that turns its input into tokens of
+    width ``d_model``: a tensor ``(N, T_m, d_model)``, or a pair ``(tokens, padding)`` with
+    ``padding`` ``(N, T_m)`` ``True`` on tokens to ignore (``WordEmbedding``). Each token gets
+    its modality's learned position ``P_m[t]`` and type embedding ``e_m``; a learned
+    classification token ``c`` goes first::
+
+        x = [c; X_1 + P_1 + e_1; ...; X_M + P_M + e_M]        (N, 1 + sum_m T_m, d_model)
+        h = TransformerEncoder(x, key_padding_mask)            pre-norm, GELU, final LayerNorm
+        logits = W h[:, 0] + b                                 (N, num_classes)
+
+    ``forward(inputs, mask=None)``: ``inputs`` maps every name to its tokenizer's input (a
+    tensor or a tuple, e.g. ``(tokens, lengths)``); ``mask`` ``(N, M)`` (columns in the order of
+    ``tokenizers``) is 1 where a modality is present. A missing modality's tokens are masked out
+    as keys (``key_padding_mask``), so no query attends to them and its input is never read;
+    the classification token is always there, so every query has a key. With one tokenizer this
+    is a plain Transformer classifier (a ViT for patches). During training, ``modality_dropout``
+    hides each present modality of each sample with that probability (never all of them).
+    ``dim_feedforward`` defaults to ``2 * d_model``; ``max_len`` bounds every ``T_m``.
+    """
+
+    def __init__(
+        self,
+        tokenizers: Mapping[str, nn.Module],
+        d_model: int,
+        nhead: int,
+        num_layers: int = 1,
+        dim_feedforward: int | None = None,
+        num_classes: int = 10,
+        max_len: int = 64,
+        dropout: float = 0.0,
+        modality_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(tokenizers, Mapping) or not tokenizers:
+            raise TypeError(
+                f"tokenizers must be a non-empty dict from modality name to module, "
+                f"got {describe(tokenizers)}"
+            )
+        for name, tokenizer in tokenizers.items():
+            if not isinstance(tokenizer, nn.Module):
+                raise TypeError(
+                    f"tokenizers[{name!r}] must be an nn.Module, got {describe(tokenizer)}"
+                )
+        self.d_model = check_int(d_model, "d_model", 1)
+        nhead = check_int(nhead, "nhead", 1)
+        if d_model % nhead:
+            raise ValueError(
+                f"d_model must be divisible by nhead, got d_model={d_model} and nhead={nhead}"
+            )
+        dim_feedforward = 2 * d_model if dim_feedforward is None else dim_feedforward
+        self.max_len = check_int(max_len, "max_len", 1)
+        modality_dropout = _check_probability(modality_dropout, "modality_dropout")
+        if modality_dropout >= 1:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}")
+        self.modality_dropout = modality_dropout
+        self.tokenizers = nn.ModuleDict(tokenizers)
+        self.positions = nn.ModuleDict(
+            {name: LearnedPositionalEmbedding(max_len, d_model) for name in tokenizers}
+        )
+        self.modality_embedding = nn.Parameter(torch.randn(len(tokenizers), d_model) * 0.02)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, d_model) * 0.02)
+        layer = TransformerEncoderLayer(
+            d_model, nhead, dim_feedforward, dropout, activation="gelu", norm_first=True
+        )
+        self.encoder = TransformerEncoder(
+            layer, check_int(num_layers, "num_layers", 1), norm=nn.LayerNorm(d_model)
+        )
+        self.head = nn.Linear(d_model, check_int(num_classes, "num_classes", 1))
+
+    @property
+    def modalities(self) -> list[str]:
+        """The modality names, in the order of the mask's columns."""
+        return list(self.tokenizers)
+
+    def _check_mask(self, mask: Tensor | None, n: int, device: torch.device) -> Tensor:
+        m = len(self.tokenizers)
+        if mask is None:
+            return torch.ones(n, m, dtype=torch.bool, device=device)
+        check_tensor(mask, "mask", 2)
+        if tuple(mask.shape) != (n, m):
+            raise ValueError(
+                f"mask must have shape (N, M) = {(n, m)} for modalities {self.modalities}, "
+                f"got {tuple(mask.shape)}"
+            )
+        return mask.to(device) > 0
+
+    def embed(
+        self, inputs: Mapping[str, Tensor | Sequence[Tensor]], mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, dict[str, slice]]:
+        """The encoder's input: ``(sequence, padding, slices)``.
+
+        ``sequence`` ``(N, S, d_model)`` with ``S = 1 + sum_m T_m``; ``padding`` ``(N, S)``,
+        ``True`` on the keys to ignore (padding and missing modalities); ``slices`` maps each
+        modality's name to its positions in the sequence (position 0 is the class token).
+        """
+        if not isinstance(inputs, Mapping):
+            raise TypeError(
+                f"inputs must be a dict from modality name to input, got {describe(inputs)}"
+            )
+        if set(inputs) != set(self.tokenizers):
+            raise ValueError(f"inputs must have the keys {self.modalities}, got {list(inputs)}")
+        parts, paddings, slices, start = [], [], {}, 1
+        for name, tokenizer in self.tokenizers.items():
+            x = inputs[name]
+            out = tokenizer(*x) if isinstance(x, tuple | list) else tokenizer(x)
+            tokens, padding = out if isinstance(out, tuple | list) else (out, None)
+            check_tensor(tokens, f"the tokens of {name!r}", 3, floating=True)
+            if tokens.shape[-1] != self.d_model or tokens.shape[1] > self.max_len:
+                raise ValueError(
+                    f"the tokenizer of {name!r} must return (N, T, d_model={self.d_model}) with "
+                    f"T <= max_len={self.max_len}, got {tuple(tokens.shape)}"
+                )
+            if padding is None:
+                padding = torch.zeros(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+            elif not (
+                isinstance(padding, Tensor)
+                and padding.dtype == torch.bool
+                and padding.shape == tokens.shape[:2]
+            ):
+                raise ValueError(
+                    f"the padding mask of {name!r} must be a bool tensor of shape (N, T) = "
+                    f"{tuple(tokens.shape[:2])}, got {describe(padding)}"
+                )
+            parts.append(self.positions[name](tokens) + self.modality_embedding[len(parts)])
+            paddings.append(padding)
+            slices[name] = slice(start, start + tokens.shape[1])
+            start += tokens.shape[1]
+        n = parts[0].shape[0]
+        if any(p.shape[0] != n for p in parts):
+            shapes = {name: tuple(p.shape) for name, p in zip(self.tokenizers, parts, strict=True)}
+            raise ValueError(f"every modality must have the same batch size N, got {shapes}")
+        present = self._check_mask(mask, n, parts[0].device)
+        if self.training and self.modality_dropout > 0:
+            draw = torch.rand(present.shape, device=present.device)
+            kept = present & (draw >= self.modality_dropout)
+            # Never hide all that is there: keep one present modality, drawn at random.
+            empty = ~kept.any(dim=1) & present.any(dim=1)
+            if empty.any():
+                rescue = torch.multinomial(present[empty].float(), 1)[:, 0]
+                kept[empty.nonzero()[:, 0], rescue] = True
+            present = kept
+        paddings = [p | ~present[:, k, None] for k, p in enumerate(paddings)]
+        cls = self.cls_token.expand(n, 1, self.d_model)
+        sequence = torch.cat([cls, *parts], dim=1)
+        no_padding = torch.zeros(n, 1, dtype=torch.bool, device=sequence.device)
+        return sequence, torch.cat([no_padding, *paddings], dim=1), slices
+
+    def forward(
+        self, inputs: Mapping[str, Tensor | Sequence[Tensor]], mask: Tensor | None = None
+    ) -> Tensor:
+        """Class logits ``(N, num_classes)``, read from the classification token."""
+        sequence, padding, _ = self.embed(inputs, mask)
+        hidden = self.encoder(sequence, src_key_padding_mask=padding)  # (N, S, d_model)
+        return self.head(hidden[:, 0])
+
+    @torch.no_grad()
+    def cls_attention(
+        self, inputs: Mapping[str, Tensor | Sequence[Tensor]], mask: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, slice]]:
+        """What the class token attends to in the last layer: ``(weights (N, S), slices)``.
+
+        The weights are averaged over the heads; each row sums to 1 over the sequence, and is
+        zero on padding and on missing modalities.
+        """
+        sequence, padding, slices = self.embed(inputs, mask)
+        x = sequence
+        layers = list(self.encoder.layers)
+        for layer in layers[:-1]:
+            x = layer(x, src_key_padding_mask=padding)
+        last = layers[-1]
+        normed = last.norm1(x)  # the layers are pre-norm
+        _, weights = last.self_attn(normed, normed, normed, key_padding_mask=padding)
+        return weights[:, 0], slices

@@ -1,4 +1,4 @@
-"""Seven ways to fuse modalities, behind one interface, and a classifier that assembles them.
+"""Eight ways to fuse modalities, behind one interface, and a classifier that assembles them.
 
 Every fusion module is built as ``Fusion(in_dims, out_dim, ...)`` from the feature size of each
 modality and an output size, and is called as ``fusion(features, mask=None)``:
@@ -14,7 +14,7 @@ representation concatenation "late fusion"):
   modalities have different shapes, so each gets an encoder first);
 * **intermediate** (representation-level) fusion combines the encoders' feature vectors:
   ``ConcatFusion``, ``WeightedSumFusion``, ``TensorFusion``, ``LowRankFusion``, ``GatedFusion``,
-  ``AttentionFusion``;
+  ``AttentionFusion``, ``CrossAttentionFusion``;
 * **late** (decision-level) fusion combines per-modality predictions: ``LateFusion``.
 
 A missing modality (mask 0) has its features replaced by zeros, and the methods that can do more
@@ -46,6 +46,7 @@ from mmcourse.validate import (
 __all__ = [
     "AttentionFusion",
     "ConcatFusion",
+    "CrossAttentionFusion",
     "Fusion",
     "GatedFusion",
     "LateFusion",
@@ -285,6 +286,68 @@ class AttentionFusion(Fusion):
         # A sample with no modality at all attends to everything (all zeros) instead of nothing.
         key_padding = ~present & present.any(dim=1, keepdim=True)
         attended, weights = self.attention(tokens, tokens, tokens, key_padding_mask=key_padding)
+        self.last_attention = weights.detach()
+        tokens = self.norm(tokens + attended)
+        pooled = (tokens * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        return self.out(pooled)
+
+
+class CrossAttentionFusion(Fusion):
+    """Cross-modal attention: every modality's token queries the tokens of the *other* modalities.
+
+    ``t_m = P_m x_m + e_m`` (a projection to ``embed_dim`` plus a learned modality embedding),
+    then for every modality ``m`` the query ``t_m`` attends only to the keys and values of the
+    other present modalities ``j != m`` (multi-head, ``mmcourse.attention``)::
+
+        c_m = MultiheadAttention(t_m, {t_j : j != m}, {t_j : j != m}),   h_m = LayerNorm(t_m + c_m)
+
+    and the mean of the present ``h_m`` goes through a linear layer to ``out_dim``. Each
+    modality is re-described by what the others say about it, as in the cross-modal blocks of
+    the Multimodal Transformer (Tsai et al. 2019); ``AttentionFusion`` lets a token attend to
+    itself too. A modality whose partners are all missing (or the only one) attends to itself,
+    the one key left. With one feature vector per modality the keys are the ``M - 1`` other
+    vectors; ``mmcourse.attention.MultimodalTransformer`` attends across modalities token by
+    token.
+    """
+
+    def __init__(
+        self, in_dims: Sequence[int], out_dim: int, embed_dim: int = 64, num_heads: int = 4
+    ) -> None:
+        from mmcourse.attention import MultiheadAttention
+
+        super().__init__(in_dims, out_dim)
+        embed_dim = check_int(embed_dim, "embed_dim", 1)
+        num_heads = check_int(num_heads, "num_heads", 1)
+        if embed_dim % num_heads:
+            raise ValueError(
+                f"embed_dim must be divisible by num_heads = {num_heads}, got {embed_dim}"
+            )
+        self.projections = nn.ModuleList(nn.Linear(d, embed_dim) for d in self.in_dims)
+        self.modality_embedding = nn.Parameter(torch.randn(self.num_modalities, embed_dim) * 0.02)
+        self.attention = MultiheadAttention(embed_dim, num_heads)
+        self.norm = nn.LayerNorm(embed_dim)
+        self.out = nn.Linear(embed_dim, out_dim)
+        self.last_attention: Tensor | None = None  # (N, M, M), kept for plotting
+
+    def forbidden(self, mask: Tensor) -> Tensor:
+        """``(N, M, M)`` bool, ``True`` where query ``m`` may not attend to key ``j``.
+
+        Forbidden: itself and the missing modalities; a query left with no key gets itself.
+        """
+        m = self.num_modalities
+        eye = torch.eye(m, dtype=torch.bool, device=mask.device)
+        forbid = eye | (mask == 0)[:, None, :]  # (N, M, M)
+        alone = forbid.all(dim=2, keepdim=True)  # (N, M, 1): no partner present
+        return forbid & ~(alone & eye)
+
+    def forward(self, features: Sequence[Tensor], mask: Tensor | None = None) -> Tensor:
+        """Cross-attend, then pool the present modalities, ``(N, out_dim)``."""
+        features, mask = self.check(features, mask)
+        tokens = torch.stack([p(f) for p, f in zip(self.projections, features, strict=True)], 1)
+        tokens = tokens + self.modality_embedding  # (N, M, E)
+        heads = self.attention.num_heads
+        forbid = self.forbidden(mask).repeat_interleave(heads, dim=0)  # (N * H, M, M)
+        attended, weights = self.attention(tokens, tokens, tokens, attn_mask=forbid)
         self.last_attention = weights.detach()
         tokens = self.norm(tokens + attended)
         pooled = (tokens * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)

@@ -16,10 +16,14 @@ For a tuple of tensors the loop does its own batching (a seeded permutation and 
 much faster on small data than a ``DataLoader`` and gives the same batches on every machine.
 Accuracy is reported whenever the targets are class indices and the outputs are logits
 ``(N, num_classes)``.
+
+``fit_ensemble`` trains K models of one architecture together, as one batched ensemble
+(``torch.func.stack_module_state`` and ``vmap``), each on its own data (chapter 8).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -260,6 +264,136 @@ def fit(
     return history
 
 
+def _stack(items: Sequence[Any]) -> Any:
+    """K nested structures of one form, stacked leaf by leaf: ``(...)`` -> ``(K, ...)``."""
+    first = items[0]
+    if isinstance(first, Tensor):
+        return torch.stack(list(items))
+    if isinstance(first, Mapping):
+        return {key: _stack([item[key] for item in items]) for key in first}
+    return tuple(_stack(list(parts)) for parts in zip(*items, strict=True))
+
+
+def fit_ensemble(
+    models: Sequence[nn.Module],
+    train_data: Sequence[Sequence[Any]],
+    *,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    loss_fn: LossFn = F.cross_entropy,
+    weight_decay: float = 0.0,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+) -> list[History]:
+    """Train K models of the same architecture at once, as one batched ensemble.
+
+    ``models[k]`` is trained on ``train_data[k]``, a tuple ``(*inputs, targets)`` as for
+    ``fit``; every ``train_data[k]`` must have the same structure and shapes (the same ``N``
+    samples of different features, say). ``torch.func.stack_module_state`` stacks each
+    parameter of the K models into one ``(K, ...)`` tensor, the data is stacked to
+    ``(K, N, ...)``, and ``torch.func.vmap`` runs the architecture's forward over the leading
+    axis, so one step computes the K losses ``L_k`` in a single pass. The optimizer (Adam)
+    minimizes ``sum_k L_k``: model ``k``'s parameters only reach ``L_k``, and Adam updates
+    every number on its own, so this is K independent trainings. Every model sees the batches
+    that ``fit(models[k], train_data[k], seed=seed, ...)`` would draw, and ends computing the
+    same function up to rounding (a parameter whose exact gradient is zero, such as attention's
+    key bias, may drift differently: Adam scales rounding noise up to full steps). The trained
+    parameters are copied back into ``models``.
+
+    Suits small models whose steps are dominated by per-operation overhead. Models that
+    update buffers in training (``BatchNorm``) or draw random numbers are not supported.
+    Returns one ``History`` per model (training loss and accuracy per epoch).
+    """
+    from torch.func import functional_call, stack_module_state, vmap
+
+    if isinstance(models, nn.Module) or not isinstance(models, Sequence) or not models:
+        raise TypeError(f"models must be a non-empty list of nn.Modules, got {describe(models)}")
+    for k, model in enumerate(models):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"models[{k}] must be an nn.Module, got {describe(model)}")
+    shapes = [[(n, tuple(p.shape)) for n, p in model.named_parameters()] for model in models]
+    for k, found in enumerate(shapes):
+        if found != shapes[0]:
+            raise ValueError(
+                f"models must share one architecture: models[{k}] has parameters {found}, "
+                f"models[0] has {shapes[0]}"
+            )
+    if isinstance(train_data, Tensor) or not isinstance(train_data, Sequence):
+        raise TypeError(f"train_data must be a list of K data tuples, got {describe(train_data)}")
+    if len(train_data) != len(models):
+        raise ValueError(
+            f"train_data must hold one data tuple per model ({len(models)}), got {len(train_data)}"
+        )
+    for k, data in enumerate(train_data):
+        if isinstance(data, DataLoader):
+            raise TypeError(f"train_data[{k}] must be a tuple of tensors, got a DataLoader")
+        _check_data(data, f"train_data[{k}]")
+    sizes = [[tuple(t.shape) for t in _tensors(data)] for data in train_data]
+    for k, found in enumerate(sizes):
+        if found != sizes[0]:
+            raise ValueError(
+                f"every train_data[k] must have the same shapes: train_data[{k}] has {found}, "
+                f"train_data[0] has {sizes[0]}"
+            )
+    epochs = check_int(epochs, "epochs", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    device = torch.device(device) if device is not None else get_device()
+
+    for model in models:
+        model.to(device).train()
+    params, buffers = stack_module_state(list(models))  # name -> (K, ...)
+    template = copy.deepcopy(models[0]).to("meta")  # the architecture, without numbers
+    data = _stack([_to(tuple(d), device) for d in train_data])  # leaves (K, N, ...)
+
+    def one_model(p: dict, b: dict, batch: tuple) -> tuple[Tensor, Tensor]:
+        *inputs, target = batch
+        output = functional_call(template, (p, b), tuple(inputs))
+        return loss_fn(output, target), output
+
+    step = vmap(one_model, randomness="error")  # (K,) losses, (K, B, ...) outputs
+    optimizer = torch.optim.Adam(params.values(), lr=lr, weight_decay=weight_decay)
+    n = _tensors(train_data[0])[0].shape[0]
+    histories = [History() for _ in models]
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(seed * 100_003 + epoch)  # as in fit
+        order = torch.randperm(n, generator=generator)
+        total_loss = torch.zeros(len(models))
+        total_correct, countable = torch.zeros(len(models)), True
+        for first in range(0, n, batch_size):
+            index = order[first : first + batch_size].to(device)
+            batch = _map(lambda t: t[:, index], data)  # noqa: B023 (used at once)
+            losses, outputs = step(params, buffers, batch)
+            if not torch.isfinite(losses).all():
+                raise FloatingPointError(
+                    f"the loss became {losses.tolist()} in epoch {epoch + 1}; lower the "
+                    "learning rate"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            optimizer.step()
+            target = batch[-1]  # (K, B)
+            total_loss += losses.detach().cpu() * len(index)
+            if outputs.dim() == 3 and target.dim() == 2 and not target.is_floating_point():
+                total_correct += (outputs.detach().argmax(-1) == target).sum(1).cpu()
+            else:
+                countable = False
+        seconds = time.perf_counter() - start
+        for k, history in enumerate(histories):
+            history.train_loss.append(float(total_loss[k]) / n)
+            if countable:
+                history.train_accuracy.append(float(total_correct[k]) / n)
+            history.seconds.append(seconds)
+    with torch.no_grad():
+        for k, model in enumerate(models):
+            for name, p in model.named_parameters():
+                p.copy_(params[name][k])
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name][k])
+    return histories
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -334,4 +468,4 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["History", "count_parameters", "evaluate", "fit", "predict"]
+__all__ = ["History", "count_parameters", "evaluate", "fit", "fit_ensemble", "predict"]

@@ -13,12 +13,15 @@ from hypothesis import strategies as st
 from torch import nn
 
 from mmcourse.attention import (
+    FrameEmbedding,
     LearnedPositionalEmbedding,
     MultiheadAttention,
+    MultimodalTransformer,
     PatchEmbedding,
     SinusoidalPositionalEncoding,
     TransformerEncoder,
     TransformerEncoderLayer,
+    WordEmbedding,
     attention_weights,
     causal_mask,
     frame_tokens,
@@ -690,3 +693,230 @@ def test_frame_tokens_rejects_bad_input():
         frame_tokens(torch.zeros(4, 10), 2)
     with pytest.raises(ValueError, match="frames must be an int >= 1, got 0"):
         frame_tokens(torch.zeros(1, 4, 10), 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizers for text and audio, and the multimodal Transformer
+
+
+def test_word_embedding_is_an_embedding_with_a_padding_mask():
+    torch.manual_seed(0)
+    words = WordEmbedding(7, 4)
+    tokens = torch.tensor([[3, 5, 2], [6, 0, 0]])
+    lengths = torch.tensor([3, 1])
+    embedded, padding = words(tokens, lengths)
+    torch.testing.assert_close(embedded, words.embedding.weight[tokens])
+    assert padding.tolist() == [[False, False, False], [False, True, True]]
+    assert (embedded[1, 1:] == 0).all()  # the <pad> row stays zero
+    with pytest.raises(ValueError) as info:
+        words(tokens, torch.tensor([3, 1, 2]))
+    assert "lengths" in str(info.value) and "(2,)" in str(info.value) and "(3,)" in str(info.value)
+    with pytest.raises(ValueError, match=r"ids from 0 to 6 \(vocab_size=7\).*from 2 to 7"):
+        words(torch.tensor([[2, 7]]), torch.tensor([2]))
+    with pytest.raises(
+        TypeError, match="tokens must be an integer tensor, got dtype torch.float32"
+    ):
+        words(tokens.float(), lengths)
+
+
+def test_frame_embedding_is_a_patch_embedding_of_full_height():
+    torch.manual_seed(0)
+    frames = FrameEmbedding(5, 3, frames=2).double()
+    spectrogram = _leaf((2, 5, 7))
+    ours = frames(spectrogram)
+    assert ours.shape == (2, 3, 3)  # 7 frames -> 3 tokens of 2 frames, the last frame dropped
+    patches = PatchEmbedding(1, 3, (5, 2)).double()
+    with torch.no_grad():
+        patches.weight.copy_(frames.linear.weight.view(3, 1, 5, 2))
+        patches.bias.copy_(frames.linear.bias)
+    reference = patches(spectrogram[:, None, :, :6])
+    _assert_all_close(_grads(ours, [spectrogram]), _grads(reference, [spectrogram]))
+    with pytest.raises(ValueError, match=r"n_mels=5, T\), got \(2, 4, 7\)"):
+        frames(torch.zeros(2, 4, 7, dtype=D))
+
+
+def _tokenizers(d=8, vocab=9):
+    return {
+        "image": PatchEmbedding(1, d, 4),
+        "text": WordEmbedding(vocab, d),
+        "audio": FrameEmbedding(5, d, frames=2),
+    }
+
+
+def _batch(n=4, seed=0, vocab=9):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, 6, (n,), generator=g)
+    tokens = torch.randint(1, vocab, (n, 5), generator=g)
+    tokens[torch.arange(5)[None, :] >= lengths[:, None]] = 0
+    return {
+        "image": torch.rand(n, 1, 8, 8, generator=g, dtype=D),
+        "text": (tokens, lengths),
+        "audio": torch.randn(n, 5, 6, generator=g, dtype=D),
+    }
+
+
+def _model(**kwargs):
+    torch.manual_seed(0)
+    return MultimodalTransformer(_tokenizers(), 8, 2, **kwargs).double()
+
+
+def test_multimodal_transformer_equals_a_torch_encoder_on_the_same_sequence():
+    # The sequence [cls; X_m + P_m + e_m ...] built by hand, read by nn.TransformerEncoder
+    # (pre-norm, GELU, final LayerNorm) with the same weights, then the head on the class token.
+    model = _model(num_layers=2, dim_feedforward=16)
+    layer = nn.TransformerEncoderLayer(
+        8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, batch_first=True
+    )
+    reference = nn.TransformerEncoder(
+        layer, 2, norm=nn.LayerNorm(8), enable_nested_tensor=False
+    ).double()
+    reference.load_state_dict(model.encoder.state_dict())
+    inputs = _batch()
+    mask = torch.tensor([[1, 1, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0]])
+    parts, padding = [model.cls_token.expand(4, 1, 8)], [torch.zeros(4, 1, dtype=torch.bool)]
+    for k, (name, tokenizer) in enumerate(model.tokenizers.items()):
+        x = inputs[name]
+        out = tokenizer(*x) if isinstance(x, tuple) else tokenizer(x)
+        tokens, pad = out if isinstance(out, tuple) else (out, torch.zeros(out.shape[:2]) > 0)
+        t = tokens.shape[1]
+        parts.append(tokens + model.positions[name].weight[:t] + model.modality_embedding[k])
+        padding.append(pad | (mask[:, k, None] == 0))
+    hidden = reference(torch.cat(parts, 1), src_key_padding_mask=torch.cat(padding, 1))
+    expected = model.head(hidden[:, 0])
+    leaves = [model.cls_token, model.modality_embedding, model.tokenizers["image"].weight]
+    _assert_all_close(_grads(model(inputs, mask), leaves), _grads(expected, leaves))
+
+
+def test_a_masked_modality_is_never_read_and_padding_neither():
+    model = _model()
+    inputs = _batch()
+    mask = torch.tensor([[1, 1, 0]] * 4)
+    out = model(inputs, mask)
+    noise = {**inputs, "audio": torch.randn(4, 5, 6, dtype=D) * 100}
+    torch.testing.assert_close(model(noise, mask), out)
+    assert not torch.allclose(model(noise), model(inputs))  # present, it is read
+    tokens, lengths = inputs["text"]
+    garbage = torch.where(tokens == 0, torch.randint(1, 9, tokens.shape), tokens)
+    torch.testing.assert_close(model({**inputs, "text": (garbage, lengths)}, mask), out)
+    grads = torch.autograd.grad(out.sum(), list(model.tokenizers["audio"].parameters()))
+    assert all((g == 0).all() for g in grads)
+
+
+def test_embed_lays_out_the_sequence_and_its_padding():
+    model = _model()
+    inputs = _batch()
+    _, lengths = inputs["text"]
+    sequence, padding, slices = model.embed(inputs, torch.tensor([[1, 1, 1], [1, 1, 0]] * 2))
+    assert sequence.shape == (4, 1 + 4 + 5 + 3, 8)
+    assert slices == {"image": slice(1, 5), "text": slice(5, 10), "audio": slice(10, 13)}
+    assert not padding[:, 0].any() and not padding[:, slices["image"]].any()
+    assert padding[:, slices["text"]].sum(1).tolist() == (5 - lengths).tolist()
+    assert padding[:, slices["audio"]].all(1).tolist() == [False, True, False, True]
+    assert model.modalities == ["image", "text", "audio"]
+
+
+def test_cls_attention_is_the_last_layers_head_average_from_the_class_token():
+    model = _model(num_layers=2).eval()
+    inputs = _batch()
+    mask = torch.tensor([[1, 1, 1], [1, 0, 1], [1, 1, 0], [0, 1, 1]])
+    weights, slices = model.cls_attention(inputs, mask)
+    sequence, padding, _ = model.embed(inputs, mask)
+    x = model.encoder.layers[0](sequence, src_key_padding_mask=padding)
+    last = model.encoder.layers[1]
+    reference = nn.MultiheadAttention(8, 2, batch_first=True).double()
+    reference.load_state_dict(last.self_attn.state_dict())
+    normed = last.norm1(x)
+    _, expected = reference(normed, normed, normed, key_padding_mask=padding)
+    torch.testing.assert_close(weights, expected[:, 0])
+    torch.testing.assert_close(weights.sum(1), torch.ones(4, dtype=D))
+    assert (weights[padding] == 0).all() and (weights[1, slices["text"]] == 0).all()
+
+
+def test_every_parameter_of_the_multimodal_transformer_gets_a_gradient():
+    model = _model(num_layers=2)
+    F.cross_entropy(model(_batch()), torch.tensor([0, 1, 2, 3])).backward()
+    for name, p in model.named_parameters():
+        if name == "tokenizers.text.embedding.weight":
+            assert p.grad[0].abs().sum() == 0 and p.grad[1:].abs().sum() > 0  # <pad> fixed
+        elif name.startswith("positions."):
+            assert p.grad[:5].abs().sum() > 0 and (p.grad[5:] == 0).all(), name
+        else:
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_modality_dropout_hides_modalities_in_training_only_and_never_all():
+    model = _model(modality_dropout=0.9)
+    inputs = _batch(n=64)
+    _, padding, slices = model.embed(inputs)
+    hidden = torch.stack([padding[:, s].all(1) for s in (slices["image"], slices["audio"])], 1)
+    text = padding[:, slices["text"]].all(1)
+    assert hidden.any() and not (hidden.all(1) & text).any()  # one modality always stays
+    # With the text missing from the data, the one kept is the image or the audio.
+    no_text = torch.tensor([[1, 0, 1]] * 64)
+    _, padding, _ = model.embed(inputs, no_text)
+    hidden = torch.stack([padding[:, s].all(1) for s in (slices["image"], slices["audio"])], 1)
+    assert hidden.any() and not hidden.all(1).any()
+    model.eval()
+    _, padding, _ = model.embed(inputs)
+    assert not padding[:, slices["image"]].any() and not padding[:, slices["audio"]].any()
+
+
+def test_single_modality_transformer():
+    torch.manual_seed(0)
+    model = MultimodalTransformer({"image": PatchEmbedding(1, 8, 2)}, 8, 4, num_classes=3)
+    assert model({"image": torch.rand(5, 1, 8, 8)}).shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "facts"),
+    [
+        (lambda: MultimodalTransformer({}, 8, 2), TypeError, ["tokenizers", "dict {}"]),
+        (
+            lambda: MultimodalTransformer({"a": torch.nn.functional.relu}, 8, 2),
+            TypeError,
+            ["tokenizers['a']", "nn.Module", "function"],
+        ),
+        (lambda: MultimodalTransformer(_tokenizers(), 10, 4), ValueError, ["d_model=10", "4"]),
+        (
+            lambda: MultimodalTransformer(_tokenizers(), 8, 2, modality_dropout=1.0),
+            ValueError,
+            ["modality_dropout", "[0, 1)", "1.0"],
+        ),
+        (lambda: MultimodalTransformer(_tokenizers(), 8, 2, max_len=0), ValueError, ["max_len"]),
+    ],
+)
+def test_multimodal_transformer_construction_errors(build, error, facts):
+    with pytest.raises(error) as info:
+        build()
+    assert all(fact in str(info.value) for fact in facts), str(info.value)
+
+
+def test_multimodal_transformer_input_errors():
+    model = _model()
+    inputs = _batch()
+    with pytest.raises(ValueError) as info:
+        model({"image": inputs["image"]})
+    assert "['image', 'text', 'audio']" in str(info.value) and "['image']" in str(info.value)
+    with pytest.raises(TypeError, match="inputs must be a dict"):
+        model(inputs["image"])
+    with pytest.raises(ValueError) as info:
+        model(inputs, torch.ones(4, 2))
+    assert "(4, 3)" in str(info.value) and "(4, 2)" in str(info.value)
+    narrow = MultimodalTransformer({"image": PatchEmbedding(1, 6, 4)}, 8, 2)
+    with pytest.raises(ValueError) as info:
+        narrow({"image": torch.rand(2, 1, 8, 8)})
+    assert "'image'" in str(info.value) and "d_model=8" in str(info.value)
+    assert "(2, 4, 6)" in str(info.value)
+
+    class BadPadding(nn.Module):
+        def forward(self, x):
+            return x, torch.zeros(x.shape[:2])  # a float mask
+
+    bad = MultimodalTransformer({"seq": BadPadding()}, 8, 2)
+    with pytest.raises(ValueError) as info:
+        bad({"seq": torch.zeros(2, 3, 8)})
+    assert "'seq'" in str(info.value) and "bool" in str(info.value)
+    assert "(2, 3)" in str(info.value) and "torch.float32" in str(info.value)
+    short = MultimodalTransformer({"image": PatchEmbedding(1, 8, 2)}, 8, 2, max_len=10)
+    with pytest.raises(ValueError, match=r"max_len=10, got \(2, 16, 8\)"):
+        short({"image": torch.rand(2, 1, 8, 8)})

@@ -14,8 +14,10 @@ from mmcourse.data import (
     PHRASE_KINDS,
     digit_phrase,
     digit_phrases,
+    digit_strings,
     digits_splits,
     load_digits,
+    matching_pairs,
     memory_task,
     phrase_distribution,
 )
@@ -212,3 +214,108 @@ def test_phrase_errors(call, error, message):
 
 def test_tensor_digit_is_accepted():
     assert digit_phrase(torch.tensor(3), torch.Generator().manual_seed(0), kind="name")
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching and mismatched pairs (chapter 10)
+
+
+def test_matching_pairs_match_then_mismatch_every_sample():
+    labels = torch.tensor([3, 1, 3, 7, 1, 1, 9, 3])
+    first, second, match = matching_pairs(labels, torch.Generator().manual_seed(0))
+    n = len(labels)
+    assert first.shape == second.shape == match.shape == (2 * n,)
+    assert first.dtype == second.dtype == torch.int64 and match.dtype == torch.float32
+    assert torch.equal(first, torch.cat([torch.arange(n), torch.arange(n)]))
+    assert torch.equal(second[:n], torch.arange(n)) and torch.equal(match[:n], torch.ones(n))
+    assert torch.equal(match[n:], torch.zeros(n))
+    assert (labels[second[n:]] != labels).all()  # a mismatch is always another class
+    assert torch.equal(match, (labels[first] == labels[second]).float())
+
+
+def test_matching_pairs_draw_classes_and_samples_uniformly():
+    # Class 0 has 1 sample, class 1 has 3: drawing a partner sample uniformly would pick
+    # class 1 three times as often, but the partner's class is drawn first, uniformly.
+    labels = torch.tensor([0, 1, 1, 1, 2] * 2000)
+    _, second, _ = matching_pairs(labels, torch.Generator().manual_seed(1))
+    partner = labels[second[len(labels) :]]
+    for own in (0, 1, 2):
+        counts = torch.bincount(partner[labels == own], minlength=3).float()
+        share = counts / counts.sum()
+        assert share[own] == 0
+        others = [c for c in (0, 1, 2) if c != own]
+        assert torch.allclose(share[others], torch.full((2,), 0.5), atol=0.03), (own, share)
+    ones = second[len(labels) :][partner == 1]
+    assert set(ones.remainder(5).tolist()) == {1, 2, 3}  # every sample of class 1 is drawn
+
+
+def test_matching_pairs_are_deterministic_given_the_generator():
+    labels = torch.randint(0, 10, (50,), generator=torch.Generator().manual_seed(2))
+    a = matching_pairs(labels, torch.Generator().manual_seed(5))
+    b = matching_pairs(labels, torch.Generator().manual_seed(5))
+    c = matching_pairs(labels, torch.Generator().manual_seed(6))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not torch.equal(a[1], c[1])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: matching_pairs([1, 2]), TypeError, "labels.*torch.Tensor.*list"),
+        (lambda: matching_pairs(torch.tensor([1.0, 2.0])), TypeError, "labels.*integer.*float32"),
+        (
+            lambda: matching_pairs(torch.zeros(2, 2, dtype=torch.long)),
+            ValueError,
+            "labels.*1-D.*2-D",
+        ),
+        (lambda: matching_pairs(torch.tensor([4, 4, 4])), ValueError, "labels.*2 classes.*got 1"),
+        (lambda: matching_pairs(torch.tensor([1, 2]), 0), TypeError, "generator.*Generator.*int 0"),
+    ],
+)
+def test_matching_pairs_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers of several digits (chapter 9)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_digit_strings_are_real_digits_of_their_split_side_by_side(split):
+    images, digits = digit_strings(50, 4, split, seed=3)
+    assert images.shape == (50, 1, 8, 32) and images.dtype == torch.float32
+    assert digits.shape == (50, 4) and digits.dtype == torch.int64
+    pool_images, pool_labels = digits_splits(0)[("train", "val", "test").index(split)]
+    flat = pool_images.flatten(1)  # (P, 64)
+    for k in range(4):
+        block = images[:, :, :, 8 * k : 8 * k + 8].flatten(1)  # (50, 64)
+        same = (block[:, None, :] == flat[None, :, :]).all(-1)  # (50, P)
+        assert same.any(1).all(), f"position {k}: not an image of the {split} split"
+        for n in range(50):  # the label is the label of (one of) the matching images
+            assert digits[n, k] in pool_labels[same[n]]
+    assert len(set(digits.flatten().tolist())) == 10
+
+
+def test_digit_strings_depend_on_the_seed_and_draw_positions_independently():
+    a, b = digit_strings(200, 3, seed=1), digit_strings(200, 3, seed=1)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(digit_strings(200, 3, seed=2)[1], a[1])
+    digits = digit_strings(3000, 2, seed=0)[1]
+    same = (digits[:, 0] == digits[:, 1]).float().mean().item()
+    assert 0.07 < same < 0.13  # independent digits agree about 1 time in 10
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "facts"),
+    [
+        ({"n": 0}, ValueError, ["n must be an int >= 1", "got 0"]),
+        ({"n": 5, "length": 0}, ValueError, ["length must be an int >= 1", "got 0"]),
+        ({"n": 5, "split": "dev"}, ValueError, ["split", "'test'", "'dev'"]),
+        ({"n": 2.0}, TypeError, ["n must be an int", "float 2.0"]),
+    ],
+)
+def test_digit_strings_bad_arguments(kwargs, error, facts):
+    with pytest.raises(error) as info:
+        digit_strings(**kwargs)
+    assert all(fact in str(info.value) for fact in facts), str(info.value)

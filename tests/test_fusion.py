@@ -15,6 +15,7 @@ from mmcourse.encoders import Precomputed
 from mmcourse.fusion import (
     AttentionFusion,
     ConcatFusion,
+    CrossAttentionFusion,
     Fusion,
     GatedFusion,
     LateFusion,
@@ -33,6 +34,7 @@ METHODS = {
     "lowrank": lambda dims, out: LowRankFusion(dims, out, rank=3),
     "gated": lambda dims, out: GatedFusion(dims, out),
     "attention": lambda dims, out: AttentionFusion(dims, out, embed_dim=8, num_heads=2),
+    "cross": lambda dims, out: CrossAttentionFusion(dims, out, embed_dim=8, num_heads=2),
     "late": lambda dims, out: LateFusion(dims, out),
 }
 
@@ -241,6 +243,58 @@ def test_attention_fusion_ignores_missing_modalities():
     assert torch.allclose(fusion.last_attention.sum(-1), torch.ones(3, 3))
 
 
+def test_cross_attention_fusion_equals_torch_attention_with_the_diagonal_masked():
+    torch.manual_seed(0)
+    dims = [3, 4, 2]
+    fusion = CrossAttentionFusion(dims, 5, embed_dim=8, num_heads=2).double()
+    reference = nn.MultiheadAttention(8, 2, batch_first=True).double()
+    reference.load_state_dict(fusion.attention.state_dict())
+    features = [f.double().requires_grad_() for f in _features(dims, n=4)]
+    mask = torch.tensor([[1.0, 1, 1], [1, 0, 1], [0, 0, 1], [1, 1, 0]], dtype=torch.float64)
+    # Forbidden (rows: queries, columns: keys): itself and the missing modalities; a query
+    # left with no key at all (audio in sample 2) attends to itself.
+    forbid = torch.tensor(
+        [
+            [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+            [[1, 1, 0], [0, 1, 0], [0, 1, 1]],
+            [[1, 1, 0], [1, 1, 0], [1, 1, 0]],
+            [[1, 0, 1], [0, 1, 1], [0, 0, 1]],
+        ],
+        dtype=torch.bool,
+    )
+    assert torch.equal(fusion.forbidden(mask), forbid)
+    x = [f * mask[:, m : m + 1] for m, f in enumerate(features)]
+    tokens = torch.stack([p(f) for p, f in zip(fusion.projections, x, strict=True)], 1)
+    tokens = tokens + fusion.modality_embedding
+    attended, _ = reference(tokens, tokens, tokens, attn_mask=forbid.repeat_interleave(2, 0))
+    hidden = fusion.norm(tokens + attended)
+    pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+    expected = fusion.out(pooled)
+    ours = fusion(features, mask)
+    torch.testing.assert_close(ours, expected)
+    leaves = [*features, fusion.modality_embedding]
+    for a, b in zip(
+        torch.autograd.grad(ours.pow(2).sum(), leaves),
+        torch.autograd.grad(expected.pow(2).sum(), leaves),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b)
+
+
+def test_cross_attention_never_attends_to_itself_or_to_a_missing_modality():
+    torch.manual_seed(0)
+    fusion = CrossAttentionFusion([3, 4, 2], 6, embed_dim=8, num_heads=2).eval()
+    features = _features([3, 4, 2], n=3)
+    fusion(features)
+    assert (fusion.last_attention.diagonal(dim1=1, dim2=2) == 0).all()
+    mask = torch.tensor([[1.0, 0.0, 1.0]]).expand(3, 3)
+    out = fusion(features, mask)
+    assert (fusion.last_attention[:, :, 1] == 0).all()  # nobody attends to the missing text
+    changed = list(features)
+    changed[1] = torch.randn(3, 4) * 100
+    torch.testing.assert_close(fusion(changed, mask), out)
+
+
 def test_late_fusion_averages_log_probabilities_of_present_modalities():
     fusion = LateFusion([3, 4], 5)
     features = _features([3, 4])
@@ -307,6 +361,11 @@ def test_bad_input_names_the_shapes(name, features, mask, message):
             lambda: AttentionFusion([3], 2, embed_dim=10, num_heads=4),
             ValueError,
             "embed_dim.*divisible.*num_heads = 4.*got 10",
+        ),
+        (
+            lambda: CrossAttentionFusion([3], 2, embed_dim=6, num_heads=4),
+            ValueError,
+            "embed_dim.*divisible.*num_heads = 4.*got 6",
         ),
         (
             lambda: LateFusion([3], 2, combine="sum"),
@@ -408,3 +467,36 @@ def test_classifier_on_precomputed_features():
     torch.testing.assert_close(cached({"a": a, "b": b}), cached.head(cached.fusion([a, b])))
     with pytest.raises(ValueError, match=r"features.*\(\*, 3\).*\(6, 4\)"):
         cached({"a": torch.randn(6, 4), "b": b})
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_every_method_trains_as_a_batched_ensemble_like_fit(name):
+    # fit_ensemble runs the model under torch.func.vmap: masks, softmaxes and attention
+    # must batch, and the K models must end where K separate fits end.
+    from mmcourse.train import fit, fit_ensemble
+
+    dims, n = [3, 5, 4], 40
+    g = torch.Generator().manual_seed(0)
+    data = []
+    for _ in range(2):
+        features = {f"m{m}": torch.randn(n, d, generator=g) for m, d in enumerate(dims)}
+        mask = (torch.rand(n, 3, generator=g) > 0.3).float()  # some modalities missing
+        data.append((features, mask, torch.randint(0, 4, (n,), generator=g)))
+
+    def model(seed):
+        torch.manual_seed(seed)
+        encoders = {f"m{m}": Precomputed(out_dim=d) for m, d in enumerate(dims)}
+        return MultimodalClassifier(encoders, METHODS[name](dims, 4), nn.Identity())
+
+    separate, batched = [model(0), model(1)], [model(0), model(1)]
+    for m, d in zip(separate, data, strict=True):
+        fit(m, d, epochs=2, lr=1e-2, batch_size=16, device="cpu")
+    fit_ensemble(batched, data, epochs=2, lr=1e-2, batch_size=16, device="cpu")
+    # Compare the trained functions, not every parameter: attention's key bias has a zero
+    # gradient (a softmax ignores a shift shared by all keys), and Adam turns the rounding
+    # noise of that zero into steps that differ between runs but change no output.
+    for a, b, (features, mask, _) in zip(separate, batched, data, strict=True):
+        with torch.no_grad():
+            torch.testing.assert_close(
+                b.eval()(features, mask), a.eval()(features, mask), rtol=1e-4, atol=1e-5
+            )

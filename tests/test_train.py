@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from mmcourse.train import History, count_parameters, evaluate, fit, predict
+from mmcourse.train import History, count_parameters, evaluate, fit, fit_ensemble, predict
 from mmcourse.utils import set_seed
 
 
@@ -196,3 +198,82 @@ def test_history_plot_and_parameter_count():
     fig = history.plot(title="blobs")
     assert len(fig.axes) == 2
     assert count_parameters(_model()) == 2 * 16 + 16 + 16 * 3 + 3
+
+
+# ---------------------------------------------------------------------------------------------
+# fit_ensemble: K models trained as one batched ensemble
+
+
+def _ensemble(k=3):
+    return [_model(seed) for seed in range(k)]
+
+
+def test_fit_ensemble_equals_separate_fits():
+    data = [_blobs(n=200, seed=s) for s in range(3)]  # different data for every model
+    separate = _ensemble()
+    separate_histories = [
+        fit(m, d, epochs=4, lr=1e-2, batch_size=32, seed=5, device="cpu")
+        for m, d in zip(separate, data, strict=True)
+    ]
+    batched = _ensemble()
+    histories = fit_ensemble(batched, data, epochs=4, lr=1e-2, batch_size=32, seed=5, device="cpu")
+    assert len(histories) == 3 and all(h.epochs == 4 for h in histories)
+    for a, b in zip(separate, batched, strict=True):
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-5)
+    for h, ref in zip(histories, separate_histories, strict=True):
+        assert h.train_loss == pytest.approx(ref.train_loss, rel=1e-4)
+        assert h.train_accuracy == pytest.approx(ref.train_accuracy)
+    assert histories[0].train_loss[-1] < 0.5 * histories[0].train_loss[0]
+    # The models really differ: each learned from its own start and data.
+    assert not torch.equal(batched[0][0].weight, batched[1][0].weight)
+
+
+def test_fit_ensemble_batches_dicts_and_tuples_like_fit():
+    x, y = _blobs()
+    inputs = {"first": x[:, :1], "second": (x[:, 1:], torch.ones(len(x)))}
+    data = (inputs, torch.ones(len(x), 1), y)
+    set_seed(0)
+    separate = _DictModel()
+    set_seed(0)
+    batched = _DictModel()
+    fit(separate, data, epochs=3, lr=5e-2, device="cpu")
+    fit_ensemble([batched, copy.deepcopy(batched)], [data, data], epochs=3, lr=5e-2, device="cpu")
+    for p, q in zip(separate.parameters(), batched.parameters(), strict=True):
+        torch.testing.assert_close(q, p, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("models", "data", "kwargs", "error", "message"),
+    [
+        (nn.Linear(2, 3), [_blobs(8)], {}, TypeError, "models.*list of nn.Modules.*Linear"),
+        ([nn.Linear(2, 3), "x"], [_blobs(8)] * 2, {}, TypeError, r"models\[1\].*nn.Module.*str"),
+        (
+            [nn.Linear(2, 3), nn.Linear(2, 4)],
+            [_blobs(8)] * 2,
+            {},
+            ValueError,
+            r"one architecture.*models\[1\].*\(4, 2\).*\(3, 2\)",
+        ),
+        ([nn.Linear(2, 3)] * 2, [_blobs(8)], {}, ValueError, r"one data tuple per model \(2\).*1"),
+        ([nn.Linear(2, 3)], _blobs(8)[0], {}, TypeError, "train_data.*list of K data tuples"),
+        (
+            [nn.Linear(2, 3)],
+            [DataLoader(TensorDataset(*_blobs(8)))],
+            {},
+            TypeError,
+            r"train_data\[0\].*tuple of tensors.*DataLoader",
+        ),
+        (
+            [nn.Linear(2, 3)] * 2,
+            [_blobs(8), _blobs(9)],
+            {},
+            ValueError,
+            r"same shapes.*train_data\[1\].*\(9, 2\).*\(8, 2\)",
+        ),
+        ([nn.Linear(2, 3)], [_blobs(8)], dict(epochs=0), ValueError, "epochs.*>= 1.*got 0"),
+    ],
+)
+def test_fit_ensemble_rejects_bad_input(models, data, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        fit_ensemble(models, data, device="cpu", **kwargs)
