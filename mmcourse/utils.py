@@ -50,11 +50,23 @@ def get_device(prefer: str | None = None) -> torch.device:
 def glue(name: str, value, display: bool = False) -> None:
     """Record ``value`` for the book's prose (myst-nb ``{glue}``); a no-op where myst-nb is absent.
 
-    The book quotes numbers from the code that produced them, never typed by hand. On Colab,
-    which has no myst-nb, nothing happens.
+    The book quotes numbers from the code that produced them, never typed by hand. A NumPy
+    number or a one-element tensor is recorded as the Python number it holds, so that a format
+    such as ``{glue:text}`name:.1%``` applies to it (myst-nb formats the recorded text, and
+    ``np.float64(0.5)`` is no float). On Colab, which has no myst-nb, nothing happens.
     """
+    value = plain_number(value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
     myst_glue(name, value, display=display)
+
+
+def plain_number(value):
+    """``value`` as a Python number if it is a NumPy number or a one-element tensor, else itself."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

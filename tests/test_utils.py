@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmcourse.utils import get_device, glue, set_seed
+from mmcourse.utils import get_device, glue, plain_number, set_seed
 
 
 def _draw() -> dict[str, object]:
@@ -86,3 +86,19 @@ def test_gpu_runner_really_uses_cuda(monkeypatch):
     monkeypatch.delenv("MMCOURSE_DEVICE", raising=False)
     assert torch.cuda.is_available()
     assert get_device().type == "cuda"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.float64(0.25), 0.25),
+        (np.int64(3), 3),
+        (torch.tensor(0.5), 0.5),
+        (torch.tensor([7]), 7),
+        (0.125, 0.125),
+        ("seven", "seven"),
+    ],
+)
+def test_glued_numbers_are_plain_python_numbers(value, expected):
+    plain = plain_number(value)
+    assert plain == expected and type(plain) is type(expected)
