@@ -13,6 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The same examples on every run and every machine: a property test that fails in CI fails the
+# same way on a laptop (and a green run stays green).
+settings.register_profile("mmcourse", derandomize=True)
+settings.load_profile("mmcourse")
 
 # The repository's tools are scripts in tools/ and _ext/, not an installed package. Python puts
 # tools/ on sys.path when it runs one of them and Jupyter Book puts _ext/ there for the book;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,7 +64,7 @@ def glue(name: str, value, display: bool = False) -> None:
     myst_glue(name, value, display=display)
 
 
-def plain_number(value):
+def plain_number(value: Any) -> Any:
     """``value`` as a Python number if it is a NumPy number or a one-element tensor, else itself."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return value.item()
