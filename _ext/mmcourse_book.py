@@ -16,6 +16,11 @@ It does two things Jupyter Book 1 does not do by itself:
    every notebook page is re-read even without ``--all``. With ``MMCOURSE_EXPECT_CACHED=1``
    (set by .ci/run after the tests) a notebook the book had to execute itself is a warning,
    so that ``-W`` fails a build that did not reuse the tests' execution.
+3. **Math without a network.** MathJax is served from the built site, not from a CDN, so a copy
+   of the book read offline (a classroom, a downloaded site) still shows typeset math. The files
+   come from the ``django-static-mathjax`` package on PyPI (MathJax 3 itself, no Django needed;
+   a dependency of the ``book`` extra), copied into ``_static/mathjax/``: the combined
+   ``tex-mml-chtml.js`` component, the TeX extensions it loads on demand, and its fonts.
 """
 
 from __future__ import annotations
@@ -39,7 +44,33 @@ import execution  # noqa: E402 (needs tools/ on sys.path, just above)
 import notebooks  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+COLAB_BADGE = "_static/colab-badge.svg"  # served with the site, so it shows offline too
+
+
+MATHJAX_FILES = ("tex-mml-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2")
+
+
+def mathjax_source() -> Path:
+    """MathJax 3's ``es5`` folder, as the ``django-static-mathjax`` package installs it."""
+    from importlib.resources import files
+
+    return Path(str(files("mathjax"))) / "static" / "mathjax" / "es5"
+
+
+def _serve_mathjax_locally(app: Sphinx, config) -> None:
+    config.mathjax_path = "mathjax/tex-mml-chtml.js"  # relative to _static/
+
+
+def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    source, target = mathjax_source(), Path(app.outdir) / "_static" / "mathjax"
+    for name in MATHJAX_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, target / name)
 
 
 def _stamp_path(app: Sphinx) -> Path:
@@ -102,9 +133,11 @@ def _add_colab_links(app: Sphinx, pagename, templatename, context, doctree) -> N
             for button in group.get("buttons", []):
                 if button.get("text") == "Colab":
                     button["url"] = url
+    pathto = context.get("pathto")
+    image = pathto(COLAB_BADGE, 1) if pathto else COLAB_BADGE
     badge = (
         f'<p class="colab-badge"><a href="{url}" target="_blank" rel="noopener">'
-        f'<img src="{COLAB_BADGE}" alt="Open this notebook in Colab"/></a></p>\n'
+        f'<img src="{image}" alt="Open this notebook in Colab"/></a></p>\n'
     )
     body = context.get("body", "")
     end_of_title = body.find("</h1>")
@@ -116,6 +149,8 @@ def _add_colab_links(app: Sphinx, pagename, templatename, context, doctree) -> N
 def setup(app: Sphinx) -> dict:
     # Before myst-nb reads its configuration (config-inited, priority 500).
     app.connect("config-inited", _use_the_tests_cache, priority=100)
+    app.connect("config-inited", _serve_mathjax_locally)
+    app.connect("build-finished", _copy_mathjax)
     app.connect("builder-inited", _library_changed)
     app.connect("env-updated", _check_reuse)
     app.mmcourse_started = time.time()  # type: ignore[attr-defined]

@@ -56,3 +56,25 @@ def test_the_book_reads_the_cache_the_tests_write(tmp_path):
     config = Config()
     mmcourse_book._use_the_tests_cache(None, config)
     assert config.nb_execution_cache_path == str(execution.cache_path())
+
+
+def test_mathjax_is_served_from_the_site_not_a_cdn(tmp_path):
+    class Config:
+        mathjax_path = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+
+    config = Config()
+    mmcourse_book._serve_mathjax_locally(None, config)
+    assert config.mathjax_path == "mathjax/tex-mml-chtml.js"
+
+    class Builder:
+        format = "html"
+
+    class App:
+        outdir = str(tmp_path)
+        builder = Builder()
+
+    mmcourse_book._copy_mathjax(App(), None)
+    static = tmp_path / "_static" / "mathjax"
+    assert (static / "tex-mml-chtml.js").stat().st_size > 100_000
+    assert (static / "input" / "tex" / "extensions" / "ams.js").is_file()
+    assert any((static / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_Main-*.woff"))
