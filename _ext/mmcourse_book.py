@@ -26,6 +26,7 @@ It does two things Jupyter Book 1 does not do by itself:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -119,6 +120,26 @@ def _write_stamp(app: Sphinx, exception: Exception | None) -> None:
         _stamp_path(app).write_text(execution.library_hash() + "\n")
 
 
+SOLUTION_MARKER = re.compile(  # one highlighted comment line, with its indentation
+    r'^[ \t]*(?:<span class="w">[ \t]*</span>)?'
+    r'<span class="c1">### (?:BEGIN|END) SOLUTION</span>\n',
+    re.M,
+)
+
+
+def _hide_solution_markers(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Drop the ``### BEGIN/END SOLUTION`` lines from rendered solutions (they are for the tools
+    that make the learner's notebook, not for a reader)."""
+    if "body" in context:
+        context["body"] = SOLUTION_MARKER.sub("", context["body"])
+
+
+def _title_once(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """The home page's title is the book's title: the tab reads "Home — X", not "X — X"."""
+    if context.get("title") and context.get("title") == context.get("docstitle"):
+        context["title"] = "Home"
+
+
 def _add_colab_links(app: Sphinx, pagename, templatename, context, doctree) -> None:
     source = ROOT / f"{pagename}.md"
     if doctree is None or not notebooks.is_myst_notebook(source):
@@ -158,4 +179,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("build-finished", _write_stamp)
     # sphinx-book-theme adds its launch buttons at priority 501; run after it.
     app.connect("html-page-context", _add_colab_links, priority=900)
+    app.connect("html-page-context", _hide_solution_markers)
+    app.connect("html-page-context", _title_once)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -78,3 +78,25 @@ def test_mathjax_is_served_from_the_site_not_a_cdn(tmp_path):
     assert (static / "tex-mml-chtml.js").stat().st_size > 100_000
     assert (static / "input" / "tex" / "extensions" / "ams.js").is_file()
     assert any((static / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_Main-*.woff"))
+
+
+def test_solution_markers_are_not_shown_in_the_book():
+    body = (
+        '<pre><span class="k">def</span> f():\n'
+        '    <span class="c1">### BEGIN SOLUTION</span>\n'
+        '    <span class="k">return</span> 1\n'
+        '<span class="w">    </span><span class="c1">### END SOLUTION</span>\n</pre>'
+    )
+    context = {"body": body}
+    mmcourse_book._hide_solution_markers(None, "exercises/x", "page.html", context, None)
+    assert "SOLUTION" not in context["body"]
+    assert '    <span class="k">return</span> 1\n' in context["body"]
+
+
+def test_the_home_page_tab_does_not_repeat_the_book_title():
+    book = {"title": "The book", "docstitle": "The book"}
+    mmcourse_book._title_once(None, "book/index", "page.html", book, None)
+    assert book["title"] == "Home"
+    page = {"title": "2. Convolution", "docstitle": "The book"}
+    mmcourse_book._title_once(None, "book/02", "page.html", page, None)
+    assert page["title"] == "2. Convolution"
