@@ -134,6 +134,36 @@ def _hide_solution_markers(app: Sphinx, pagename, templatename, context, doctree
         context["body"] = SOLUTION_MARKER.sub("", context["body"])
 
 
+def _is_exercise(pagename: str) -> bool:
+    return pagename.startswith("exercises/") and notebooks.is_myst_notebook(ROOT / f"{pagename}.md")
+
+
+def _no_solution_downloads(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """On an exercise page, offer only the notebook to download, which _serve_learner_notebooks
+    replaces by the learner version: the ``.md`` source holds the reference solutions."""
+    if not _is_exercise(pagename):
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"] = [
+                b for b in group["buttons"] if b.get("label") != "download-source-button"
+            ]
+
+
+def _serve_learner_notebooks(app: Sphinx, exception: Exception | None) -> None:
+    """The downloadable notebook of an exercise page is the learner's, as on Colab."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for source in notebooks.sources():
+        page = source.relative_to(ROOT).with_suffix("")
+        if not _is_exercise(page.as_posix()):
+            continue
+        served = Path(app.outdir) / "_sources" / page
+        served.with_suffix(".md").unlink(missing_ok=True)
+        if served.with_suffix(".ipynb").exists():
+            shutil.copy2(notebooks.target(source), served.with_suffix(".ipynb"))
+
+
 def _title_once(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """The home page's title is the book's title: the tab reads "Home — X", not "X — X"."""
     if context.get("title") and context.get("title") == context.get("docstitle"):
@@ -181,4 +211,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", _add_colab_links, priority=900)
     app.connect("html-page-context", _hide_solution_markers)
     app.connect("html-page-context", _title_once)
+    app.connect("html-page-context", _no_solution_downloads, priority=900)
+    app.connect("build-finished", _serve_learner_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -5,7 +5,8 @@
 For every page built from a MyST notebook it checks that the page shows an "Open in Colab" badge,
 that every Colab link on any page points into this repository's configured branch, and that the
 file it names exists in the repository and is up to date with its source (tools/notebooks.py).
-It also fails on a page that shows a literal, unrendered glue role.
+It also fails on a page that shows a literal, unrendered glue role, and on an exercise page
+whose downloadable files hold the reference solutions (the learner's notebook must be served).
 Exit status 1 on any problem.
 """
 
@@ -38,6 +39,13 @@ def problems(html_dir: Path) -> list[str]:
             found.append(f"{page}: no Colab link to {notebooks.colab_url(source)}")
         if re.search(r"\{glue(:\w+)?\}`", text):
             found.append(f"{page}: an unrendered glue role")
+        if page.startswith("exercises/"):
+            served = html_dir / "_sources" / page
+            if served.with_suffix(".md").exists() or f"_sources/{page}.md" in text:
+                found.append(f"{page}: the .md source, with the solutions, is downloadable")
+            notebook = served.with_suffix(".ipynb")
+            if notebook.exists() and notebook.read_bytes() != notebooks.target(source).read_bytes():
+                found.append(f"{page}: the downloadable notebook is not the learner version")
     stale = {p.split(" ")[1] for p in notebooks.stale() if p.startswith(("stale", "missing"))}
     for html in sorted(html_dir.rglob("*.html")):
         for link in sorted(set(notebooks.colab_links(html.read_text(encoding="utf-8")))):
