@@ -164,6 +164,31 @@ def _serve_learner_notebooks(app: Sphinx, exception: Exception | None) -> None:
             shutil.copy2(notebooks.target(source), served.with_suffix(".ipynb"))
 
 
+INLINE_SCRIPT = re.compile(r"^\s*<script>[^<]*</script>\n", re.M)
+
+
+def _no_duplicate_scripts(app: Sphinx, exception: Exception | None) -> None:
+    """Load each inline script once. Under Jupyter Book, sphinx-thebe and sphinx-togglebutton
+    write their inline configuration into every page twice, and a second ``const THEBE_JS_URL``
+    is an error on every page; drop the repeats from the written HTML."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        seen: set[str] = set()
+
+        def once(match: re.Match, seen: set[str] = seen) -> str:
+            script = match.group(0).strip()
+            if script in seen:
+                return ""
+            seen.add(script)
+            return match.group(0)
+
+        deduplicated = INLINE_SCRIPT.sub(once, html)
+        if deduplicated != html:
+            page.write_text(deduplicated, encoding="utf-8")
+
+
 def _title_once(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """The home page's title is the book's title: the tab reads "Home — X", not "X — X"."""
     if context.get("title") and context.get("title") == context.get("docstitle"):
@@ -211,6 +236,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", _add_colab_links, priority=900)
     app.connect("html-page-context", _hide_solution_markers)
     app.connect("html-page-context", _title_once)
+    app.connect("build-finished", _no_duplicate_scripts)
     app.connect("html-page-context", _no_solution_downloads, priority=900)
     app.connect("build-finished", _serve_learner_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

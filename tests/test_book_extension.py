@@ -100,3 +100,21 @@ def test_the_home_page_tab_does_not_repeat_the_book_title():
     page = {"title": "2. Convolution", "docstitle": "The book"}
     mmcourse_book._title_once(None, "book/02", "page.html", page, None)
     assert page["title"] == "2. Convolution"
+
+
+def test_each_inline_script_is_written_once(tmp_path):
+    page = tmp_path / "book" / "page.html"
+    page.parent.mkdir()
+    twice = '    <script>const THEBE_JS_URL = "x";</script>\n'
+    page.write_text(f"<head>\n{twice}    <script src='a.js'></script>\n{twice}</head>\n")
+
+    class Builder:
+        format = "html"
+
+    class App:
+        outdir = str(tmp_path)
+        builder = Builder()
+
+    mmcourse_book._no_duplicate_scripts(App(), None)
+    html = page.read_text()
+    assert html.count("THEBE_JS_URL") == 1 and "a.js" in html
