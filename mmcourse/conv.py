@@ -13,24 +13,32 @@ where ``x`` reads as zero outside the image. The output has ``O`` channels and s
 Three implementations of that one formula live here:
 
 * ``conv2d_loop``: loops over output positions and kernel taps; slow, but reads like the formula;
-* ``im2col``: every receptive field as a column (the layout of ``F.unfold``), read from the
-  padded image as a strided view;
-* ``conv2d``: ``im2col`` followed by a single matrix multiply, which is how fast
+* ``im2col``: every receptive field as a column (the layout of ``F.unfold``). The input is
+  padded, and tap ``(u, v)`` of every window at once is one strided slice of the padded image,
+  ``xp[:, :, u*d :: s, v*d :: s]`` cut to the output size; the ``kH*kW`` slices are stacked.
+  Its backward (col2im) adds each slice's gradient back where the slice came from;
+* ``conv2d``: ``im2col`` followed by a single (batched) matrix multiply, which is how fast
   convolution is often done in practice.
+
+``compare_speed`` measures how many times as long as ``F.conv2d`` one of them takes (the
+chapter quotes it; ``tools/bench_conv.py`` prints it for two layer sizes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import statistics
+import time
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-from mmcourse.validate import check_int, check_pair, check_shape, check_tensor
+from mmcourse.validate import check_int, check_pair, check_shape, check_tensor, describe
 
 IntOrPair = int | Sequence[int]
 
 __all__ = [
+    "compare_speed",
     "conv_output_size",
     "conv2d",
     "conv2d_loop",
@@ -102,6 +110,60 @@ def _check_conv_args(
     return x, unbatched, s, p, d
 
 
+def _tap(
+    xp: Tensor,
+    u: int,
+    v: int,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out_size: tuple[int, int],
+) -> Tensor:
+    """Tap ``(u, v)`` of every window: ``xp[:, :, i*s + u*d, j*s + v*d]`` for all ``(i, j)``.
+
+    ``xp`` is a padded ``(N, C, Hp, Wp)`` image; the result is a strided slice of it (a view),
+    ``(N, C, H_out, W_out)``: rows ``u*d, u*d + s, ...``, ``H_out`` of them, and likewise columns.
+    """
+    (s_h, s_w), (d_h, d_w), (h_out, w_out) = stride, dilation, out_size
+    rows = slice(u * d_h, u * d_h + (h_out - 1) * s_h + 1, s_h)  # u*d + i*s for i < H_out
+    cols = slice(v * d_w, v * d_w + (w_out - 1) * s_w + 1, s_w)  # v*d + j*s for j < W_out
+    return xp[:, :, rows, cols]
+
+
+class _Windows(torch.autograd.Function):
+    """The windows of a padded image, ``(N, C, kH*kW, H_out, W_out)``, and their gradient.
+
+    Forward (im2col) copies tap ``(u, v)`` of every window, a strided slice of ``xp``, into slot
+    ``t = u*kW + v``. Backward (col2im) is the adjoint of that copy: slot ``t`` of the incoming
+    gradient is *added* into the same slice of a zero image, since windows overlap and a pixel
+    read by several taps receives the sum of their gradients. Autograd would derive the same
+    from the slices, but with a zero image per tap; one zero image and ``kH*kW`` in-place adds
+    are cheaper, and written with differentiable operations, so second derivatives still work.
+    """
+
+    generate_vmap_rule = True  # so that torch.func.vmap and torch.func.grad work through it
+
+    @staticmethod
+    def forward(xp, kernel_size, stride, dilation, out_size):
+        kh, kw = kernel_size
+        taps = [_tap(xp, u, v, stride, dilation, out_size) for u in range(kh) for v in range(kw)]
+        return torch.stack(taps, dim=2)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        xp, ctx.kernel_size, ctx.stride, ctx.dilation, ctx.out_size = inputs
+        ctx.xp_shape = xp.shape
+
+    @staticmethod
+    def backward(ctx, grad):
+        kh, kw = ctx.kernel_size
+        grad_xp = grad.new_zeros(ctx.xp_shape)
+        for u in range(kh):
+            for v in range(kw):
+                tap = _tap(grad_xp, u, v, ctx.stride, ctx.dilation, ctx.out_size)
+                tap.add_(grad[:, :, u * kw + v])  # +=: a pixel in several windows sums them
+        return grad_xp, None, None, None, None
+
+
 def im2col(
     x: Tensor,
     kernel_size: IntOrPair,
@@ -115,6 +177,11 @@ def im2col(
     ``L = H_out * W_out``. Column ``l = i*W_out + j`` holds the inputs that output position
     ``(i, j)`` sees, ordered by channel, then kernel row ``u``, then kernel column ``v``:
     ``x[n, c, i*s + u*d - p, j*s + v*d - p]``.
+
+    How: pad ``x`` with ``p`` zeros, so that input pixel ``i*s + u*d - p`` is padded pixel
+    ``i*s + u*d``; then, for each of the ``kH*kW`` taps, take the strided slice of the padded
+    image that holds tap ``(u, v)`` of every window, and stack the slices. The gradient adds
+    each slice back where it came from (col2im, see ``_Windows``).
     """
     check_tensor(x, "input", 4)  # (N, C, H, W)
     kh, kw = check_pair(kernel_size, "kernel_size", 1)
@@ -123,18 +190,9 @@ def im2col(
     n, c, h, w = x.shape
     h_out = conv_output_size(h, kh, s[0], p[0], d[0])
     w_out = conv_output_size(w, kw, s[1], p[1], d[1])
-    # Zero padding, then a strided view: the window of output (i, j) starts at padded pixel
-    # (i*s, j*s), and its tap (u, v) sits u*d rows and v*d columns further (the "- p" of the
-    # formula is absorbed by the padding). Moving one output row therefore moves s rows in
-    # memory, one kernel row moves d rows, and the 6-D array of every window is a view of the
-    # padded image with those strides: nothing is copied until the final reshape.
-    xp = torch.nn.functional.pad(x, (p[1], p[1], p[0], p[0]))
-    stride_n, stride_c, stride_h, stride_w = xp.stride()
-    patches = xp.as_strided(
-        (n, c, kh, kw, h_out, w_out),
-        (stride_n, stride_c, stride_h * d[0], stride_w * d[1], stride_h * s[0], stride_w * s[1]),
-    )  # patches[n, c, u, v, i, j] = xp[n, c, i*s + u*d, j*s + v*d]
-    return patches.reshape(n, c * kh * kw, h_out * w_out)
+    xp = torch.nn.functional.pad(x, (p[1], p[1], p[0], p[0]))  # zeros around the image
+    windows = _Windows.apply(xp, (kh, kw), s, d, (h_out, w_out))  # (N, C, kH*kW, H_out, W_out)
+    return windows.reshape(n, c * kh * kw, h_out * w_out)
 
 
 def conv2d(
@@ -147,11 +205,17 @@ def conv2d(
 ) -> Tensor:
     """2-D cross-correlation as one matrix multiply (im2col), like ``F.conv2d`` with groups=1.
 
+    ``out[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] * x[n, c, i*s + u*d - p, j*s + v*d - p]``
+
     ``x``: ``(N, C, H, W)`` or ``(C, H, W)``; ``weight``: ``(O, C, kH, kW)``; ``bias``: ``(O,)``.
     Returns ``(N, O, H_out, W_out)`` (or ``(O, H_out, W_out)`` for an unbatched input).
 
-    ``out = weight.reshape(O, C*kH*kW) @ im2col(x)``, reshaped to the output grid, plus bias.
-    Gradients come from autograd through the gather and the matrix multiply.
+    How: ``im2col(x)`` lays the inputs ``x[n, c, i*s + u*d - p, j*s + v*d - p]`` of output
+    ``(i, j)`` out as column ``i*W_out + j``, rows indexed by ``(c, u, v)``; the weight reshaped
+    to ``(O, C*kH*kW)`` has its rows indexed the same way, so the sum over ``(c, u, v)`` is the
+    product ``out[n] = weight.reshape(O, C*kH*kW) @ im2col(x)[n]``, one per sample (``bmm``),
+    then reshaped to the output grid, plus bias. Gradients: autograd through the product, and
+    ``im2col``'s own backward (col2im) for the input.
     """
     x, unbatched, s, p, d = _check_conv_args(x, weight, bias, stride, padding, dilation)
     n, o = x.shape[0], weight.shape[0]
@@ -159,7 +223,10 @@ def conv2d(
     h_out = conv_output_size(x.shape[2], kh, s[0], p[0], d[0])
     w_out = conv_output_size(x.shape[3], kw, s[1], p[1], d[1])
     columns = im2col(x, (kh, kw), s, p, d)  # (N, C*kH*kW, L)
-    out = weight.reshape(o, -1) @ columns  # (O, Ckk) @ (N, Ckk, L) -> (N, O, L)
+    # One (O, C*kH*kW) @ (C*kH*kW, L) product per sample, the weight broadcast over the batch
+    # as a view. A plain `weight.reshape(o, -1) @ columns` computes the same, but took up to
+    # twice as long in tools/bench_conv.py whenever the weight requires grad.
+    out = torch.bmm(weight.reshape(1, o, -1).expand(n, -1, -1), columns)  # (N, O, L)
     out = out.reshape(n, o, h_out, w_out)
     if bias is not None:
         out = out + bias.reshape(1, o, 1, 1)
@@ -198,3 +265,65 @@ def conv2d_loop(
                     total = total + xp[:, :, r, c] @ weight[:, :, u, v].T
             out[:, :, i, j] = total
     return out.squeeze(0) if unbatched else out
+
+
+def compare_speed(
+    fn: Callable[..., Tensor],
+    x: Tensor,
+    weight: Tensor,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    repeats: int = 10,
+) -> dict[str, float]:
+    """How many times as long as ``F.conv2d`` the convolution ``fn`` takes, on ``x``'s device.
+
+    ``ratio = median over rounds of seconds(fn) / seconds(F.conv2d)``, for the forward pass and
+    for forward plus backward (the gradients of input and weight, for one fixed upstream
+    gradient). Each of ``repeats`` rounds, after one round of warm-up, times the two back to
+    back, in alternating order: a burst of other work on the machine then slows both sides of a
+    round alike, or spoils a few rounds that the median ignores. ``x``: ``(N, C, H, W)``,
+    ``weight``: ``(O, C, kH, kW)``, floating point; ``fn`` is called as ``F.conv2d`` is.
+
+    Returns the two ratios, ``"forward"`` and ``"forward+backward"``, and the median times in
+    milliseconds, ``"forward ms"``, ``"forward+backward ms"`` and the same for ``F.conv2d``.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable like F.conv2d, got {describe(fn)}")
+    check_tensor(x, "x", 4, floating=True)  # (N, C, H, W)
+    check_tensor(weight, "weight", 4, floating=True)  # (O, C, kH, kW)
+    repeats = check_int(repeats, "repeats", 1)
+    x, weight = x.detach().requires_grad_(), weight.detach().requires_grad_()
+    conv_args = dict(stride=stride, padding=padding, dilation=dilation)
+    reference = torch.nn.functional.conv2d
+    out = reference(x, weight, **conv_args)
+    upstream = torch.linspace(-1, 1, out.numel(), device=x.device).reshape(out.shape)
+    runs = {
+        "forward": lambda conv: conv(x, weight, **conv_args),
+        "forward+backward": lambda conv: torch.autograd.grad(
+            conv(x, weight, **conv_args), (x, weight), upstream.to(out.dtype)
+        ),
+    }
+
+    def seconds(kind: str, conv: Callable[..., Tensor]) -> float:
+        start = time.perf_counter()
+        runs[kind](conv)
+        if x.is_cuda:
+            torch.cuda.synchronize(x.device)  # GPU work is queued: wait until it is done
+        return time.perf_counter() - start
+
+    convs = {"fn": fn, "F.conv2d": reference}
+    times = {(kind, name): [] for kind in runs for name in convs}
+    for round_ in range(repeats + 1):  # round 0 warms up and is not recorded
+        for kind in runs:
+            for name in ("fn", "F.conv2d") if round_ % 2 else ("F.conv2d", "fn"):
+                took = seconds(kind, convs[name])
+                if round_ > 0:
+                    times[kind, name].append(took)
+    result = {}
+    for kind in runs:
+        ours, theirs = times[kind, "fn"], times[kind, "F.conv2d"]
+        result[kind] = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
+        result[f"{kind} ms"] = 1e3 * statistics.median(ours)
+        result[f"F.conv2d {kind} ms"] = 1e3 * statistics.median(theirs)
+    return result

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmcourse.conv import conv2d, conv2d_loop, conv_output_size, im2col
+from mmcourse.conv import compare_speed, conv2d, conv2d_loop, conv_output_size, im2col
 
 
 @st.composite
@@ -84,6 +84,76 @@ def test_im2col_matches_unfold(setting):
     x, _, _ = _tensors(x_shape, w_shape, False, seed)
     kernel = w_shape[2:]
     assert torch.equal(im2col(x, kernel, **kwargs), F.unfold(x, kernel, **kwargs))
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_settings(), st.sampled_from(["linspace", "sum"]))
+def test_im2col_gradient_matches_unfold(setting, upstream):
+    # im2col has its own backward (col2im): every input pixel gets the sum of the gradients of
+    # the column entries that copied it. "sum" sends a stride-0 (expanded) gradient into it.
+    x_shape, w_shape, _, kwargs, seed = setting
+    x, _, _ = _tensors(x_shape, w_shape, False, seed)
+    kernel = w_shape[2:]
+    grads = []
+    for fn in (im2col, F.unfold):
+        columns = fn(x, kernel, **kwargs)
+        if upstream == "sum":
+            loss = columns.sum()
+        else:
+            weights = torch.linspace(-1, 1, columns.numel(), dtype=columns.dtype)
+            loss = (columns * weights.reshape(columns.shape)).sum()
+        grads.append(torch.autograd.grad(loss, x)[0])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv_settings(max_size=6))
+def test_conv2d_second_derivatives_match_torch(setting):
+    # The backward of im2col is written with differentiable operations, so that gradients of
+    # gradients (create_graph=True) work as they do through F.conv2d.
+    x_shape, w_shape, bias, kwargs, seed = setting
+    results = []
+    for fn in (conv2d, F.conv2d):
+        x, w, b = _tensors(x_shape, w_shape, bias, seed)
+        out = fn(x, w, b, **kwargs)
+        (grad_x,) = torch.autograd.grad((out * out.cos()).sum(), x, create_graph=True)
+        inputs = [t for t in (x, w, b) if t is not None]
+        results.append(torch.autograd.grad((grad_x * grad_x).sum(), inputs))
+    for ours, ref in zip(*results, strict=True):
+        torch.testing.assert_close(ours, ref)
+
+
+def test_conv2d_works_under_torch_func():
+    # vmap over a leading axis and per-sample gradients, as chapter 8 trains ensembles.
+    g = torch.Generator().manual_seed(0)
+    xs = torch.randn(4, 2, 3, 9, 7, generator=g, dtype=torch.float64)
+    w = torch.randn(5, 3, 3, 2, generator=g, dtype=torch.float64)
+    kwargs = dict(stride=(2, 1), padding=1, dilation=(1, 2))
+    ours = torch.func.vmap(lambda x: conv2d(x, w, **kwargs))(xs)
+    torch.testing.assert_close(ours, torch.func.vmap(lambda x: F.conv2d(x, w, **kwargs))(xs))
+
+    def loss(fn, weight, x):
+        return (fn(x[None], weight, **kwargs) ** 2).sum()
+
+    per_sample = torch.func.vmap(torch.func.grad(loss, argnums=1), in_dims=(None, None, 0))
+    torch.testing.assert_close(per_sample(conv2d, w, xs[0]), per_sample(F.conv2d, w, xs[0]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "facts"),
+    [
+        (dict(fn="conv2d"), TypeError, r"fn.*callable.*str 'conv2d'"),
+        (dict(x=torch.zeros(1, 1, 4, 4, dtype=torch.int64)), TypeError, r"x.*floating.*int64"),
+        (dict(x=torch.zeros(1, 4, 4)), ValueError, r"x.*4-D.*\(1, 4, 4\)"),
+        (dict(weight=[[1.0]]), TypeError, r"weight.*torch.Tensor.*list"),
+        (dict(repeats=0), ValueError, r"repeats.*>= 1.*0$"),
+        (dict(repeats=2.0), TypeError, r"repeats.*int.*float 2\.0"),
+    ],
+)
+def test_compare_speed_rejects_bad_arguments(kwargs, error, facts):
+    args = dict(fn=conv2d, x=torch.zeros(1, 1, 4, 4), weight=torch.zeros(1, 1, 3, 3), repeats=1)
+    with pytest.raises(error, match=facts):
+        compare_speed(**{**args, **kwargs})
 
 
 @settings(max_examples=300, deadline=None)
