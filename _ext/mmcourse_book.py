@@ -190,7 +190,11 @@ def _no_duplicate_scripts(app: Sphinx, exception: Exception | None) -> None:
 
 
 def _title_once(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """The home page's title is the book's title: the tab reads "Home — X", not "X — X"."""
+    """The home page's title is the book's title: the tab reads "Home — X", not "X — X".
+
+    Also give the theme its light/dark default, ``auto`` (follow the reader's system): left
+    empty, pydata-sphinx-theme logs "Got invalid theme mode" on a reader's first visit."""
+    context.setdefault("default_mode", "auto")
     if context.get("title") and context.get("title") == context.get("docstitle"):
         context["title"] = "Home"
 
