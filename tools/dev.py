@@ -2,6 +2,7 @@
 
     python3 tools/dev.py test     # set up .venv if needed, then run every test and notebook
     python3 tools/dev.py book     # set up .venv if needed, then build the HTML book (-W)
+    python3 tools/dev.py browser  # open every built page in headless Chromium, laptop and phone
     python3 tools/dev.py setup    # only create/refresh .venv
 
 Extra arguments go to pytest (``test``) or jupyter-book (``book``). Each command prints the plain
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +45,7 @@ def commands(venv: str | Path) -> dict[str, list[list[str]]]:
             [str(bin_dir / "jupyter-book"), "build", ".", "-W", "--keep-going", "--all"],
             [python, "tools/check_site.py"],
         ],
+        "browser": [[python, "tools/check_browser.py"]],
     }
 
 
@@ -96,8 +99,27 @@ def book(extra: list[str]) -> None:
     print(f"\nThe book is in {ROOT / '_build' / 'html' / 'index.html'}")
 
 
+CHROMIUM_INSTALL = [
+    ["apt-get", "update", "-qq"],
+    ["apt-get", "install", "-y", "-qq", "chromium"],
+]
+
+
+def browser(extra: list[str]) -> None:
+    """Check the built book in a real browser (tools/check_browser.py), installing Debian's
+    Chromium first when it is missing and this user may (root with apt-get, as in CI)."""
+    setup()
+    if not os.environ.get("CHROMIUM") and not shutil.which("chromium"):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            sys.exit("Chromium is needed: install Debian's 'chromium' package, or set CHROMIUM")
+        for command in CHROMIUM_INSTALL:
+            run(command)
+    (check,) = COMMANDS["browser"]
+    run(check + extra)
+
+
 def main() -> None:
-    subcommands = {"setup": lambda extra: setup(), "test": test, "book": book}
+    subcommands = {"setup": lambda extra: setup(), "test": test, "book": book, "browser": browser}
     if len(sys.argv) < 2 or sys.argv[1] not in subcommands:
         sys.exit(__doc__)
     subcommands[sys.argv[1]](sys.argv[2:])
