@@ -215,3 +215,21 @@ def test_a_stub_called_by_a_written_function_is_named():
 
     with pytest.raises(CheckFailed, match=r"^hz_to_mel \(which your mel_filterbank calls\)"):
         check.mel_filterbank(mel_filterbank)
+
+
+def test_a_notebook_shows_only_the_message_of_a_failed_check():
+    from mmcourse.check._core import show_only_the_message
+
+    class Shell:
+        def set_custom_exc(self, exceptions, handler):
+            self.exceptions, self.handler = exceptions, handler
+
+        def _showtraceback(self, etype, value, lines):
+            self.shown = (etype, str(value), lines)
+
+    shell = Shell()
+    assert show_only_the_message(shell)
+    assert shell.exceptions == (CheckFailed,)
+    lines = shell.handler(shell, CheckFailed, CheckFailed("for x: expected 4"), None)
+    assert len(lines) == 1 and lines[0].endswith("CheckFailed\x1b[0m: for x: expected 4")
+    assert shell.shown == (CheckFailed, "for x: expected 4", lines)

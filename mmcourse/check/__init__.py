@@ -5,7 +5,7 @@ Each checker runs your code on hidden cases and prints a line when all pass; oth
 expected and, for common mistakes, why. One module per chapter; their checkers are collected here.
 """
 
-from mmcourse.check._core import CheckFailed
+from mmcourse.check._core import CheckFailed, show_only_the_message
 from mmcourse.check.attention import (
     mha_parameter_count,
     patchify,
@@ -99,3 +99,5 @@ __all__ = [
     "image_text_model",
     "low_rank_fusion",
 ]
+
+show_only_the_message()

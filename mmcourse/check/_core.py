@@ -24,6 +24,7 @@ import functools
 import math
 import operator
 import re
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,30 @@ _LIBRARY = str(Path(__file__).resolve().parents[1])
 
 class CheckFailed(AssertionError):
     """The learner's answer is wrong; the message says how."""
+
+
+def show_only_the_message(shell: Any = None) -> bool:
+    """In a notebook, show a failed check as its message alone, not a traceback through the
+    checker's own code: ``CheckFailed: for an input of shape ... expected ...``.
+
+    Registers an IPython handler for ``CheckFailed`` when running under IPython (Jupyter,
+    Colab); elsewhere does nothing. The cell still fails, with the same exception.
+    """
+    if shell is None:
+        ipython = sys.modules.get("IPython")  # never import IPython just to look
+        shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+
+    def message(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
+        # IPython calls this instead of showing anything itself: show the one line (as the
+        # cell's error output, so a notebook runner still sees the cell fail with CheckFailed).
+        lines = [f"\x1b[0;31m{etype.__name__}\x1b[0m: {value}"]
+        shell._showtraceback(etype, value, lines)
+        return lines
+
+    shell.set_custom_exc((CheckFailed,), message)
+    return True
 
 
 def checker(func: Callable) -> Callable:
