@@ -21,10 +21,15 @@ It does two things Jupyter Book 1 does not do by itself:
    come from the ``django-static-mathjax`` package on PyPI (MathJax 3 itself, no Django needed;
    a dependency of the ``book`` extra), copied into ``_static/mathjax/``: the combined
    ``tex-mml-chtml.js`` component, the TeX extensions it loads on demand, and its fonts.
+4. **An execution-status page.** The directive ``{execution-status}`` (used by
+   ``book/status.md``) becomes a table of every notebook: when it last ran, how long it took
+   against its time budget, and whether it succeeded, read from the execution data of this very
+   build (the tests' run, when the book reused it), never typed.
 """
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -32,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from docutils import nodes
+from docutils.parsers.rst import Directive
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -189,6 +196,46 @@ def _no_duplicate_scripts(app: Sphinx, exception: Exception | None) -> None:
             page.write_text(deduplicated, encoding="utf-8")
 
 
+class execution_status(nodes.General, nodes.Element):  # noqa: N801 (docutils node style)
+    """Where the execution-status table goes; filled in once every page has been read."""
+
+
+class ExecutionStatus(Directive):
+    def run(self) -> list[nodes.Node]:
+        return [execution_status()]
+
+
+def _fill_execution_status(app: Sphinx, doctree, docname: str) -> None:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    for node in doctree.findall(execution_status):
+        rows = []
+        for source in notebooks.sources():
+            page = source.relative_to(ROOT).with_suffix("").as_posix()
+            data = NbMetadataCollector.get_exec_data(app.env, page) or {}
+            when = data.get("mtime")
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when)) if when else "—"
+            seconds = data.get("runtime")
+            budget = execution.budget(source)
+            link = app.builder.get_relative_uri(docname, page)
+            title = app.env.titles[page].astext() if page in app.env.titles else page
+            rows.append(
+                f'<tr><td><a href="{link}">{html.escape(title)}</a></td>'
+                f"<td>{when}</td>"
+                f"<td>{f'{seconds:.1f}' if seconds is not None else '—'}</td>"
+                f"<td>{budget:.0f}</td>"
+                f"<td>{'✓' if data.get('succeeded') else '✗'}</td></tr>"
+            )
+        table = (
+            '<div class="pst-scrollable-table-container"><table class="table">'
+            "<thead><tr><th>notebook</th><th>last executed</th><th>seconds</th>"
+            "<th>budget (s)</th><th>ran cleanly</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table></div>"
+        )
+        node.replace_self(nodes.raw("", table, format="html"))
+
+
 def _title_once(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """The home page's title is the book's title: the tab reads "Home — X", not "X — X".
 
@@ -241,6 +288,9 @@ def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", _hide_solution_markers)
     app.connect("html-page-context", _title_once)
     app.connect("build-finished", _no_duplicate_scripts)
+    app.add_node(execution_status)
+    app.add_directive("execution-status", ExecutionStatus)
+    app.connect("doctree-resolved", _fill_execution_status)
     app.connect("html-page-context", _no_solution_downloads, priority=900)
     app.connect("build-finished", _serve_learner_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

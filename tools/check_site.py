@@ -6,7 +6,8 @@ For every page built from a MyST notebook it checks that the page shows an "Open
 that every Colab link on any page points into this repository's configured branch, and that the
 file it names exists in the repository and is up to date with its source (tools/notebooks.py).
 It also fails on a page that shows a literal, unrendered glue role, and on an exercise page
-whose downloadable files hold the reference solutions (the learner's notebook must be served).
+whose downloadable files hold the reference solutions (the learner's notebook must be served),
+and unless the execution-status page lists every notebook as run cleanly.
 Exit status 1 on any problem.
 """
 
@@ -46,6 +47,14 @@ def problems(html_dir: Path) -> list[str]:
             notebook = served.with_suffix(".ipynb")
             if notebook.exists() and notebook.read_bytes() != notebooks.target(source).read_bytes():
                 found.append(f"{page}: the downloadable notebook is not the learner version")
+    status = html_dir / "book" / "status.html"
+    if not status.exists():
+        found.append("book/status: the execution-status page was not built")
+    else:
+        text = status.read_text(encoding="utf-8")
+        rows = re.findall(r"<tr><td><a [^>]*>.*?</tr>", text)
+        if len(rows) != len(notebooks.sources()) or any("✓" not in row for row in rows):
+            found.append(f"book/status: {len(rows)} rows, not every notebook with a clean run")
     stale = {p.split(" ")[1] for p in notebooks.stale() if p.startswith(("stale", "missing"))}
     for html in sorted(html_dir.rglob("*.html")):
         for link in sorted(set(notebooks.colab_links(html.read_text(encoding="utf-8")))):
