@@ -21,6 +21,9 @@ It does two things Jupyter Book 1 does not do by itself:
    come from the ``django-static-mathjax`` package on PyPI (MathJax 3 itself, no Django needed;
    a dependency of the ``book`` extra), copied into ``_static/mathjax/``: the combined
    ``tex-mml-chtml.js`` component, the TeX extensions it loads on demand, and its fonts.
+5. **Author-year labels in the bibliography**, matching the author-year citations in the text
+   ("Baltrušaitis et al., 2019" instead of pybtex's ``[BaltruvsaitisAM19]``): the pybtex style
+   ``authoryear`` below, selected by ``bibtex_default_style`` in ``_config.yml``.
 4. **An execution-status page.** The directive ``{execution-status}`` (used by
    ``book/status.md``) becomes a table of every notebook: when it last ran, how long it took
    against its time budget, and whether it succeeded, read from the execution data of this very
@@ -79,6 +82,44 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         else:
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / name, target / name)
+
+
+def author_year_label(entry) -> str:
+    """``Vaswani et al., 2017``, ``Luong and Manning, 2015``, ``LeCun, 1989`` for a pybtex entry,
+    TeX accents decoded (``Baltru{\\v{s}}aitis`` becomes ``Baltrušaitis``)."""
+    from pybtex.richtext import Text
+
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
+    if not names:
+        who = entry.fields.get("title", entry.key)[:30]
+    elif len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+def _register_author_year_style() -> None:
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+    from pybtex.style.labels import BaseLabelStyle
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries):
+            seen: dict[str, int] = {}
+            for entry in sorted_entries:
+                label = author_year_label(entry)
+                seen[label] = seen.get(label, 0) + 1
+                yield label if seen[label] == 1 else f"{label}{'abcdefgh'[seen[label] - 1]}"
+
+    class AuthorYearStyle(UnsrtStyle):
+        default_label_style = AuthorYearLabels
+        default_sorting_style = "author_year_title"
+
+    register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle, force=True)
 
 
 def _stamp_path(app: Sphinx) -> Path:
@@ -288,6 +329,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", _hide_solution_markers)
     app.connect("html-page-context", _title_once)
     app.connect("build-finished", _no_duplicate_scripts)
+    _register_author_year_style()
     app.add_node(execution_status)
     app.add_directive("execution-status", ExecutionStatus)
     app.connect("doctree-resolved", _fill_execution_status)
