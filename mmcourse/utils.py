@@ -49,17 +49,20 @@ def get_device(prefer: str | None = None) -> torch.device:
 
 
 def glue(name: str, value, display: bool = False) -> None:
-    """Record ``value`` for the book's prose (myst-nb ``{glue}``); a no-op where myst-nb is absent.
+    """Record ``value`` for the book's prose (myst-nb ``{glue}``); print it where myst-nb is absent.
 
     The book quotes numbers from the code that produced them, never typed by hand. A NumPy
     number or a one-element tensor is recorded as the Python number it holds, so that a format
     such as ``{glue:text}`name:.1%``` applies to it (myst-nb formats the recorded text, and
-    ``np.float64(0.5)`` is no float). On Colab, which has no myst-nb, nothing happens.
+    ``np.float64(0.5)`` is no float). On Colab, which has no myst-nb, the generated notebook's
+    prose shows ``name`` in code font instead, and this prints ``name = value`` so that the
+    number appears in the output of the cell that computed it.
     """
     value = plain_number(value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
+        print(f"{name} = {value}")
         return
     myst_glue(name, value, display=display)
 

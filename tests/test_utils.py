@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -76,6 +77,14 @@ def test_get_device_override(monkeypatch):
 
 def test_glue_outside_a_notebook_is_harmless():
     assert glue("answer", 42) is None
+
+
+def test_glue_without_myst_nb_prints_the_value(monkeypatch, capsys):
+    # Colab has no myst-nb: the prose shows `name`, and the cell's output shows its value.
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # makes `import myst_nb` fail
+    glue("accuracy", np.float64(0.75))
+    glue("loss", torch.tensor([1.5]))
+    assert capsys.readouterr().out == "accuracy = 0.75\nloss = 1.5\n"
 
 
 @pytest.mark.skipif(

@@ -9,7 +9,10 @@ files under ``notebooks/`` mirror their paths and are never edited by hand:
 * a chapter's notebook is the chapter's cells, without outputs;
 * an exercise's notebook is the *learner version*: every region between
   ``### BEGIN SOLUTION`` and ``### END SOLUTION`` is replaced by a stub that raises
-  ``NotImplementedError``, as nbgrader does, and solution cells lose their ``hide-input`` tag.
+  ``NotImplementedError``, as nbgrader does, and solution cells lose their ``hide-input`` tag;
+* in both, every markdown cell is plain Markdown that Colab renders (``colab_markdown``): glued
+  numbers become their names (``glue`` prints ``name = value`` on Colab), citations author-year
+  links, ``{doc}``/``{ref}`` links to the book (``book_url``), admonitions quoted blocks.
 
 The repository address and branch come from ``_config.yml``. This command also rewrites the
 install line of each source's first code cell so that Colab installs the library from the same
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import hashlib
 import re
 import sys
@@ -134,6 +138,230 @@ def strip_solutions(code: str) -> str:
     return "\n".join(out)
 
 
+def book_url() -> str:
+    """The book's public address, from the repository's: GitHub Pages of the same repository.
+
+    ``https://github.com/<owner>/<name>`` gives ``https://<owner>.github.io/<name>/``; a page
+    ``book/02_convolution.md`` is at that address + ``book/02_convolution.html``.
+    """
+    url, _ = repository()
+    if not url.startswith(GITHUB):
+        raise ValueError(f"_config.yml repository.url must start with {GITHUB}, got {url}")
+    owner, name = url.removeprefix(GITHUB).split("/")[:2]
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
+# --- MyST -> plain Markdown, for the markdown cells of the generated notebooks -------------
+# Colab renders CommonMark and $math$, not MyST: roles ({cite:p}`key`), directives
+# (```{admonition}), and target lines ((label)=) would show up raw. colab_markdown rewrites them.
+
+ROLE = re.compile(r"\{(?P<name>[a-z][a-z:-]*)\}`(?P<content>[^`]*)`")
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|:{3,})[ \t]*(?P<info>.*)$")
+DIRECTIVE = re.compile(r"^\{(?P<name>[a-z][a-z-]*)\}[ \t]*(?P<arg>.*)$")
+OPTION = re.compile(r"^[ \t]*:[a-z-]+:")
+LABEL = re.compile(r"^[ \t]*\((?P<label>[^()\s]+)\)=[ \t]*$")
+EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
+ADMONITIONS = {
+    "admonition": "",
+    "note": "Note",
+    "tip": "Tip",
+    "hint": "Hint",
+    "important": "Important",
+    "warning": "Warning",
+    "caution": "Caution",
+    "attention": "Attention",
+    "danger": "Danger",
+    "error": "Error",
+    "seealso": "See also",
+    "dropdown": "Details",
+}
+
+
+def colab_markdown(text: str, source: Path) -> str:
+    """A MyST markdown cell of ``source`` as plain Markdown that Colab renders.
+
+    * ``{glue:text}`name:.1%``` -> ``name`` in code font (``glue`` prints ``name = value`` there);
+    * ``{cite:p}`a,b``` -> (A et al., 2017; B and C, 2019), ``{cite:t}`a``` -> A et al. (2017),
+      each linked to the book's references page;
+    * ``{doc}`text <target>``` and ``{ref}`text <label>``` -> links to the book's pages;
+    * ``(label)=`` lines are dropped, admonitions become quoted blocks ``> **Title**``;
+    * code fences and ``$math$`` stay as they are.
+
+    An unknown role or directive raises ValueError naming it, so that nothing raw reaches Colab.
+    """
+    lines, out, prose = text.split("\n"), [], []
+
+    def flush() -> None:
+        if prose:
+            out.append(_roles("\n".join(prose), source))
+            prose.clear()
+
+    i = 0
+    while i < len(lines):
+        line, fence = lines[i], FENCE.match(lines[i])
+        if LABEL.match(line):
+            i += 1
+            continue
+        if fence is None:
+            prose.append(line)
+            i += 1
+            continue
+        flush()
+        indent, mark = fence["indent"], fence["fence"]
+        end = i + 1
+        while end < len(lines) and not _closes(lines[end], mark):
+            end += 1
+        directive = DIRECTIVE.match(fence["info"])
+        if directive is None:  # a plain code block: verbatim
+            out.extend(lines[i : end + 1])
+        else:
+            body = [_dedent(body_line, indent) for body_line in lines[i + 1 : end]]
+            quoted = _directive(directive["name"], directive["arg"].strip(), body, source)
+            out.extend(f"{indent}{q}".rstrip() for q in quoted)
+        i = end + 1
+    flush()
+    return "\n".join(out)
+
+
+def _closes(line: str, mark: str) -> bool:
+    """True if ``line`` closes a fence opened with ``mark`` (as many fence characters, or more)."""
+    stripped = line.strip()
+    return len(stripped) >= len(mark) and set(stripped) == {mark[0]}
+
+
+def _dedent(line: str, indent: str) -> str:
+    return line[len(indent) :] if line.startswith(indent) else line.lstrip()
+
+
+def _directive(name: str, arg: str, body: list[str], source: Path) -> list[str]:
+    """A directive as Markdown lines: an admonition as a quote, ``{math}`` as ``$$ ... $$``."""
+    while body and OPTION.match(body[0]):
+        body = body[1:]
+    if name == "math":
+        return ["$$", *body, "$$"]
+    if name not in ADMONITIONS:
+        raise ValueError(
+            f"{source.relative_to(ROOT)}: directive {{{name}}} has no Colab form "
+            f"(expected one of {', '.join(['math', *ADMONITIONS])}); teach colab_markdown"
+        )
+    title = arg or ADMONITIONS[name] or "Note"
+    inner = colab_markdown("\n".join(body), source).strip("\n").split("\n")
+    title = _roles(title, source)
+    return [f"> **{title}**", ">", *(f"> {line}" if line.strip() else ">" for line in inner)]
+
+
+def _roles(text: str, source: Path) -> str:
+    """Every MyST role in ``text`` rewritten as Markdown by ``_role``."""
+    return ROLE.sub(lambda match: _role(match["name"], match["content"], source), text)
+
+
+def _role(name: str, content: str, source: Path) -> str:
+    """One MyST role as Markdown (see ``colab_markdown``)."""
+    if name in ("glue", "glue:text", "glue:any"):
+        return f"`{content.split(':')[0].strip()}`"
+    if name in ("cite", "cite:p", "cite:t"):
+        keys = [key.strip() for key in content.split(",") if key.strip()]
+        link = book_url() + "book/references.html"
+        if name == "cite:t":
+            return ", ".join(f"[{_authors(k)} ({_year(k)})]({link})" for k in keys)
+        return "(" + "; ".join(f"[{_authors(k)}, {_year(k)}]({link})" for k in keys) + ")"
+    explicit = EXPLICIT.match(content)
+    text, target = (explicit["text"], explicit["target"]) if explicit else ("", content)
+    target = " ".join(target.split())
+    if name == "doc":
+        page = _resolve(source, target)
+        return f"[{' '.join(text.split()) or _title(page)}]({_page_url(page)})"
+    if name == "ref":
+        labels = _labels()
+        if target not in labels:
+            raise ValueError(
+                f"{source.relative_to(ROOT)}: {{ref}} label {target!r} is defined by no "
+                f"(label)= line in {' or '.join(SOURCE_DIRS)}/"
+            )
+        page, fragment, heading = labels[target]
+        return f"[{' '.join(text.split()) or heading}]({_page_url(page)}{fragment})"
+    if name == "math":
+        return f"${content}$"
+    raise ValueError(
+        f"{source.relative_to(ROOT)}: role {{{name}}} has no Colab form "
+        "(expected glue, cite:p, cite:t, doc, ref or math); teach colab_markdown"
+    )
+
+
+def _page_url(page: Path) -> str:
+    """The book's HTML address of a source page (``book/x.md`` -> ``<book>/book/x.html``)."""
+    return book_url() + page.relative_to(ROOT).with_suffix(".html").as_posix()
+
+
+def _resolve(source: Path, target: str) -> Path:
+    """The ``.md`` page a ``{doc}`` target names, relative to ``source`` (or ROOT for ``/x``)."""
+    base = ROOT if target.startswith("/") else source.parent
+    page = (base / (target.lstrip("/") + ".md")).resolve()
+    if not page.is_file():
+        raise ValueError(f"{source.relative_to(ROOT)}: {{doc}} target {target!r} is no page")
+    return page
+
+
+def _title(page: Path) -> str:
+    """The first ``# `` heading of a page (its title in the book)."""
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return page.stem
+
+
+@functools.cache
+def _labels() -> dict[str, tuple[Path, str, str]]:
+    """Every ``(label)=`` of book/ and exercises/: label -> (page, ``#label`` or ``""`` for a
+    label on the page's title, the text of the heading that follows the label)."""
+    found = {}
+    for page in sorted(path for folder in SOURCE_DIRS for path in (ROOT / folder).rglob("*.md")):
+        lines = page.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines):
+            match = LABEL.match(line)
+            if match:
+                label = match["label"]
+                after = next((rest.strip() for rest in lines[number + 1 :] if rest.strip()), "")
+                heading = after.lstrip("#").strip() if after.startswith("#") else label
+                fragment = "" if after.startswith("# ") else f"#{label}"
+                found[label] = (page, fragment, heading)
+    return found
+
+
+@functools.cache
+def _bibliography():
+    """The entries of book/references.bib (pybtex), read once."""
+    from pybtex.database import parse_file
+
+    return parse_file(ROOT / "book" / "references.bib").entries
+
+
+def _entry(key: str):
+    entries = _bibliography()
+    if key not in entries:
+        raise ValueError(f"citation key {key!r} is not in book/references.bib")
+    return entries[key]
+
+
+def _authors(key: str) -> str:
+    """'A', 'A and B' or 'A et al.': the authors' last names, TeX accents decoded."""
+    from pybtex.richtext import Text
+
+    people = _entry(key).persons["author"]
+    names = [
+        Text.from_latex(" ".join(p.prelast_names + p.last_names)).render_as("text") for p in people
+    ]
+    if len(names) == 1:
+        return names[0]
+    if len(names) == 2 and names[1] != "others":
+        return f"{names[0]} and {names[1]}"
+    return f"{names[0]} et al."
+
+
+def _year(key: str) -> str:
+    return _entry(key).fields["year"]
+
+
 def _cell_id(path: Path, index: int, source: str) -> str:
     """A stable cell id, so regenerating an unchanged source gives identical bytes."""
     digest = hashlib.sha1(f"{path.relative_to(ROOT)}:{index}:{source}".encode())
@@ -155,6 +383,7 @@ def render(source: Path) -> str:
         if cell.cell_type == "code":
             new = nbformat.v4.new_code_cell(text, metadata=metadata)
         elif cell.cell_type == "markdown":
+            text = colab_markdown(text, source)
             new = nbformat.v4.new_markdown_cell(text, metadata=metadata)
         else:
             new = nbformat.v4.new_raw_cell(text, metadata=metadata)
