@@ -19,13 +19,14 @@ def show_images(
     ncols: int = 8,
     cmap: str = "gray",
     suptitle: str | None = None,
-    size: float = 1.4,
+    size: float | None = None,
     symmetric: bool = False,
 ) -> Figure:
     """Show a batch of single-channel images ``(N, 1, H, W)`` or ``(N, H, W)`` in a grid.
 
-    ``symmetric=True`` centers the color scale on zero (for signed feature maps and kernels).
-    Returns the matplotlib figure.
+    ``size`` is the width of one image in inches; by default the grid is at most 7 inches wide,
+    the width of the book's text column, and each image at most 1.4 inches. ``symmetric=True``
+    centers the color scale on zero (for signed feature maps and kernels). Returns the figure.
     """
     check_tensor(images, "images", (3, 4))
     if images.dim() == 4:
@@ -38,11 +39,13 @@ def show_images(
     if titles is not None and len(titles) != n:
         raise ValueError(f"titles must have one entry per image ({n}), got {len(titles)}")
     ncols = max(1, min(check_int(ncols, "ncols", 1), n))
+    if size is None:
+        size = min(1.4, 7.0 / ncols)
     size = check_number(size, "size", positive=True)
 
     import matplotlib.pyplot as plt
 
-    images = images.detach().cpu()
+    images = images.detach().cpu().float().numpy()  # matplotlib reads NumPy arrays
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
@@ -53,7 +56,7 @@ def show_images(
             continue
         image = images[index]
         if symmetric:
-            limit = float(image.abs().max()) or 1.0
+            limit = float(abs(image).max()) or 1.0
             ax.imshow(image, cmap="RdBu_r" if cmap == "gray" else cmap, vmin=-limit, vmax=limit)
         else:
             ax.imshow(image, cmap=cmap)

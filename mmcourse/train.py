@@ -73,7 +73,7 @@ class History:
         has_accuracy = bool(self.train_accuracy)
         if axes is None:
             fig, axes = plt.subplots(
-                1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5, 3.4)
+                1, 2 if has_accuracy else 1, figsize=(7 if has_accuracy else 3.5, 3)
             )
         axes = list(axes) if isinstance(axes, Sequence) or hasattr(axes, "__len__") else [axes]
         epochs = range(1, self.epochs + 1)

@@ -1,10 +1,13 @@
 """The notebooks' conventions, and the Colab links: every link lands on a generated notebook that
 exists, is up to date with its MyST source, and installs the library from the configured branch.
-Also: pytest collects exactly the MyST notebooks, and the README lists the commands tools/dev.py
-runs."""
+The code cells fit the column a code block shows (76 characters) and pass ruff; the setup cell
+is the same everywhere and collapsed. Also: pytest collects exactly the MyST notebooks, and the
+README lists the commands tools/dev.py runs."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 import shlex
 import subprocess
@@ -116,6 +119,148 @@ def test_first_code_cell_installs_seeds_and_picks_the_device(source):
     assert not notebooks.install_cell_problems(source)
     first = next(c.source for c in jupytext.read(source).cells if c.cell_type == "code")
     assert "set_seed(" in first and "get_device()" in first, first
+
+
+def test_setup_cell_is_the_same_everywhere_and_collapsed():
+    firsts = {}
+    for source in SOURCES:
+        cell = next(c for c in jupytext.read(source).cells if c.cell_type == "code")
+        assert "hide-input" in cell.metadata.get("tags", []), f"{_ids(source)}: not collapsed"
+        firsts.setdefault(cell.source, []).append(_ids(source))
+    assert len(firsts) == 1, f"the setup cells differ: {sorted(firsts.values())}"
+
+
+CODE_COLUMNS = 76  # what a code block shows at 1280 px; the rest of a longer line is cut off
+# Lint the code cells as the project's code, except: imports come in later cells (E402), the
+# line length is the 76-column test's job (E501), names follow the formulas (`I`, `l`: E741),
+# and zips of deliberately unequal sequences need no strict= (B905).
+NOTEBOOK_RUFF_IGNORE = "E402,E501,E741,B905"
+
+
+def code_cells(source) -> list[tuple[int, list[str]]]:
+    """Each code cell of a MyST notebook: the line number of its first code line, its lines.
+
+    A cell's options (``:tags: [...]`` lines and the blank line after them, or a ``---``
+    block) are not code. jupytext reads the same cells (a test checks it).
+    """
+    lines = source.read_text(encoding="utf-8").split("\n")
+    cells, i = [], 0
+    while i < len(lines):
+        if not lines[i].startswith("```{code-cell}"):
+            i += 1
+            continue
+        i += 1
+        if lines[i] == "---":
+            i = lines.index("---", i + 1) + 1
+        elif lines[i].startswith(":"):
+            while lines[i].startswith(":"):
+                i += 1
+            i += lines[i] == ""
+        start = i
+        while not lines[i].startswith("```"):
+            i += 1
+        cells.append((start + 1, lines[start:i]))
+        i += 1
+    return cells
+
+
+def long_code_lines(source) -> list[str]:
+    """``file:line: N characters`` for every code line wider than the column.
+
+    The install line that tools/notebooks.py writes is exempt: it must stay one line.
+    """
+    found = []
+    for first, lines in code_cells(source):
+        for number, line in enumerate(lines, first):
+            if len(line) > CODE_COLUMNS and not notebooks.INSTALL_LINE.match(line):
+                name = source.relative_to(notebooks.ROOT)
+                found.append(f"{name}:{number}: {len(line)} characters")
+    return found
+
+
+def test_code_cells_are_read_as_jupytext_reads_them():
+    for source in SOURCES:
+        ours = ["\n".join(lines) for _, lines in code_cells(source)]
+        cells = jupytext.read(source).cells
+        assert ours == [c.source for c in cells if c.cell_type == "code"], _ids(source)
+
+
+def test_notebook_code_lines_fit_the_column():
+    found = [problem for source in SOURCES for problem in long_code_lines(source)]
+    assert not found, (
+        f"{len(found)} notebook code lines are wider than {CODE_COLUMNS} columns, the width "
+        "a code block shows; wrap them:\n" + "\n".join(found)
+    )
+
+
+def test_long_code_lines_are_found_and_the_install_line_is_exempt(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebooks, "ROOT", tmp_path)
+    fits, too_long = "x" * CODE_COLUMNS, "y" * (CODE_COLUMNS + 1)
+    install = f'    %pip install -q "mmcourse @ git+https://example.org/{"r" * 60}@main"'
+    page = tmp_path / "book" / "page.md"
+    page.parent.mkdir()
+    page.write_text(
+        f"---\nkernelspec:\n  name: python3\n---\n\n{too_long} in prose\n\n"
+        f"```{{code-cell}} ipython3\n:tags: [hide-input]\n\n{fits}\n{install}\n```\n\n"
+        f"```{{code-cell}} ipython3\n{too_long}\n```\n"
+    )
+    assert long_code_lines(page) == [f"book/page.md:16: {CODE_COLUMNS + 1} characters"]
+
+
+def _ruff_notebook(source, folder):
+    """The code cells of ``source`` (solutions included) as a notebook file ruff can lint."""
+    cells = [
+        nbformat.v4.new_code_cell(c.source)
+        for c in jupytext.read(source).cells
+        if c.cell_type == "code"
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    path = folder / (_ids(source).replace("/", "__").removesuffix(".md") + ".ipynb")
+    path.write_text(nbformat.writes(notebook), encoding="utf-8")
+    return path
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("ruff") is None, reason="ruff is not installed for this Python"
+)
+def test_notebook_code_passes_ruff(tmp_path):
+    by_file = {str(_ruff_notebook(source, tmp_path)): source for source in SOURCES}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--extend-ignore",
+            NOTEBOOK_RUFF_IGNORE,
+            "--no-cache",
+            "--output-format",
+            "json",
+            *by_file,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    found = []
+    for problem in json.loads(result.stdout):
+        source, cell = by_file[problem["filename"]], problem.get("cell")
+        # The setup cell is the same everywhere; an exercise glues nothing.
+        if cell == 1 and problem["code"] == "F401" and "glue" in problem["message"]:
+            continue
+        where = f"{_ids(source)}, code cell {cell}"
+        if cell is not None:
+            first = code_cells(source)[cell - 1][0]
+            where = f"{_ids(source)}:{first + problem['location']['row'] - 1}"
+        found.append(f"{where}: {problem['code']} {problem['message']}")
+    assert not found, "ruff on the notebooks' code cells:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=_ids)
