@@ -272,27 +272,35 @@ class AttentionFusion(Fusion):
             )
         self.projections = nn.ModuleList(nn.Linear(d, embed_dim) for d in self.in_dims)
         self.modality_embedding = nn.Parameter(torch.randn(self.num_modalities, embed_dim) * 0.02)
-        self.attention = nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)
+        self.attention = self.make_attention(embed_dim, num_heads)
         self.norm = nn.LayerNorm(embed_dim)
         self.out = nn.Linear(embed_dim, out_dim)
         self.last_attention: Tensor | None = None  # (N, M, M), kept for plotting
+
+    def make_attention(self, embed_dim: int, num_heads: int) -> nn.Module:
+        """The multi-head attention over the modality tokens (batch first)."""
+        return nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)
+
+    def attend(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Self-attention over the present modalities' tokens: ``(N, M, E)`` and the weights."""
+        present = mask > 0
+        # A sample with no modality at all attends to everything (all zeros) instead of nothing.
+        key_padding = ~present & present.any(dim=1, keepdim=True)
+        return self.attention(tokens, tokens, tokens, key_padding_mask=key_padding)
 
     def forward(self, features: Sequence[Tensor], mask: Tensor | None = None) -> Tensor:
         """Attend across the modality tokens and pool the present ones, ``(N, out_dim)``."""
         features, mask = self.check(features, mask)
         tokens = torch.stack([p(f) for p, f in zip(self.projections, features, strict=True)], 1)
-        tokens = tokens + self.modality_embedding
-        present = mask > 0
-        # A sample with no modality at all attends to everything (all zeros) instead of nothing.
-        key_padding = ~present & present.any(dim=1, keepdim=True)
-        attended, weights = self.attention(tokens, tokens, tokens, key_padding_mask=key_padding)
+        tokens = tokens + self.modality_embedding  # (N, M, E)
+        attended, weights = self.attend(tokens, mask)
         self.last_attention = weights.detach()
         tokens = self.norm(tokens + attended)
         pooled = (tokens * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
         return self.out(pooled)
 
 
-class CrossAttentionFusion(Fusion):
+class CrossAttentionFusion(AttentionFusion):
     """Cross-modal attention: every modality's token queries the tokens of the *other* modalities.
 
     ``t_m = P_m x_m + e_m`` (a projection to ``embed_dim`` plus a learned modality embedding),
@@ -310,24 +318,11 @@ class CrossAttentionFusion(Fusion):
     token.
     """
 
-    def __init__(
-        self, in_dims: Sequence[int], out_dim: int, embed_dim: int = 64, num_heads: int = 4
-    ) -> None:
+    def make_attention(self, embed_dim: int, num_heads: int) -> nn.Module:
+        """The course's own multi-head attention (``mmcourse.attention``), batch first."""
         from mmcourse.attention import MultiheadAttention
 
-        super().__init__(in_dims, out_dim)
-        embed_dim = check_int(embed_dim, "embed_dim", 1)
-        num_heads = check_int(num_heads, "num_heads", 1)
-        if embed_dim % num_heads:
-            raise ValueError(
-                f"embed_dim must be divisible by num_heads = {num_heads}, got {embed_dim}"
-            )
-        self.projections = nn.ModuleList(nn.Linear(d, embed_dim) for d in self.in_dims)
-        self.modality_embedding = nn.Parameter(torch.randn(self.num_modalities, embed_dim) * 0.02)
-        self.attention = MultiheadAttention(embed_dim, num_heads)
-        self.norm = nn.LayerNorm(embed_dim)
-        self.out = nn.Linear(embed_dim, out_dim)
-        self.last_attention: Tensor | None = None  # (N, M, M), kept for plotting
+        return MultiheadAttention(embed_dim, num_heads)
 
     def forbidden(self, mask: Tensor) -> Tensor:
         """``(N, M, M)`` bool, ``True`` where query ``m`` may not attend to key ``j``.
@@ -340,18 +335,11 @@ class CrossAttentionFusion(Fusion):
         alone = forbid.all(dim=2, keepdim=True)  # (N, M, 1): no partner present
         return forbid & ~(alone & eye)
 
-    def forward(self, features: Sequence[Tensor], mask: Tensor | None = None) -> Tensor:
-        """Cross-attend, then pool the present modalities, ``(N, out_dim)``."""
-        features, mask = self.check(features, mask)
-        tokens = torch.stack([p(f) for p, f in zip(self.projections, features, strict=True)], 1)
-        tokens = tokens + self.modality_embedding  # (N, M, E)
+    def attend(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Each token attends to the other present modalities' tokens only."""
         heads = self.attention.num_heads
         forbid = self.forbidden(mask).repeat_interleave(heads, dim=0)  # (N * H, M, M)
-        attended, weights = self.attention(tokens, tokens, tokens, attn_mask=forbid)
-        self.last_attention = weights.detach()
-        tokens = self.norm(tokens + attended)
-        pooled = (tokens * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-        return self.out(pooled)
+        return self.attention(tokens, tokens, tokens, attn_mask=forbid)
 
 
 class LateFusion(Fusion):
