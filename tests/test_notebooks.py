@@ -196,7 +196,7 @@ def test_notebook_code_lines_fit_the_column():
 def test_long_code_lines_are_found_and_the_install_line_is_exempt(tmp_path, monkeypatch):
     monkeypatch.setattr(notebooks, "ROOT", tmp_path)
     fits, too_long = "x" * CODE_COLUMNS, "y" * (CODE_COLUMNS + 1)
-    install = f'    %pip install -q "mmcourse @ git+https://example.org/{"r" * 60}@main"'
+    install = f'    %pip install -q "git+https://example.org/{"r" * 70}@main"'
     page = tmp_path / "book" / "page.md"
     page.parent.mkdir()
     page.write_text(
@@ -299,7 +299,7 @@ def test_generated_notebook_is_a_plain_valid_notebook():
 def test_install_spec_derives_from_the_config(tmp_path, monkeypatch):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     url, branch = config["repository"]["url"], config["repository"]["branch"]
-    assert notebooks.install_spec() == f"mmcourse @ git+{url}@{branch}"
+    assert notebooks.install_spec() == f"git+{url}@{branch}"
     # Changing the repository in one place changes the install line the command writes.
     source = tmp_path / "page.md"
     source.write_text(
@@ -307,7 +307,7 @@ def test_install_spec_derives_from_the_config(tmp_path, monkeypatch):
         '    %pip install -q "mmcourse @ git+https://example.org/old@v0"\n'
     )
     assert notebooks.fix_install_line(source)
-    assert f'%pip install -q "mmcourse @ git+{url}@{branch}"' in source.read_text()
+    assert f'%pip install -q "git+{url}@{branch}"' in source.read_text()
     assert not notebooks.fix_install_line(source)
 
 

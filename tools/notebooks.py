@@ -43,7 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("book", "exercises")
 OUT_DIR = ROOT / "notebooks"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-INSTALL_LINE = re.compile(r'^(?P<indent>\s*)%pip install -q "mmcourse @ git\+[^"]*"\s*$', re.M)
+INSTALL_LINE = re.compile(
+    r'^(?P<indent>\s*)%pip install -q "(?:mmcourse @ )?git\+[^"]*"\s*$', re.M
+)
 YAML_HEADER = re.compile(r"\A---\n(.*?)\n---[ \t]*$", re.S | re.M)
 GITHUB = "https://github.com/"
 COLAB_GITHUB = "https://colab.research.google.com/github/"
@@ -83,7 +85,8 @@ def repository() -> tuple[str, str]:
 def install_spec(url: str | None = None, branch: str | None = None) -> str:
     """The pip requirement that installs this branch of the library, e.g. for Colab."""
     default_url, default_branch = repository()
-    return f"mmcourse @ git+{url or default_url}@{branch or default_branch}"
+    # A bare VCS URL (pip reads the name from the package): short enough for the code column.
+    return f"git+{url or default_url}@{branch or default_branch}"
 
 
 def colab_prefix() -> str:
