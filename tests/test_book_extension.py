@@ -3,11 +3,18 @@ invalidates the execution cache."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import execution
 import mmcourse_book
 
 import notebooks
 from tests._tools import ROOT
+
+
+def html_app(outdir):
+    """Just what a build-finished handler reads of the Sphinx app: an HTML build into outdir."""
+    return SimpleNamespace(outdir=str(outdir), builder=SimpleNamespace(format="html"))
 
 
 def _page() -> dict:
@@ -66,14 +73,7 @@ def test_mathjax_is_served_from_the_site_not_a_cdn(tmp_path):
     mmcourse_book._serve_mathjax_locally(None, config)
     assert config.mathjax_path == "mathjax/tex-mml-chtml.js"
 
-    class Builder:
-        format = "html"
-
-    class App:
-        outdir = str(tmp_path)
-        builder = Builder()
-
-    mmcourse_book._copy_mathjax(App(), None)
+    mmcourse_book._copy_mathjax(html_app(tmp_path), None)
     static = tmp_path / "_static" / "mathjax"
     assert (static / "tex-mml-chtml.js").stat().st_size > 100_000
     assert (static / "input" / "tex" / "extensions" / "ams.js").is_file()
@@ -108,13 +108,6 @@ def test_each_inline_script_is_written_once(tmp_path):
     twice = '    <script>const THEBE_JS_URL = "x";</script>\n'
     page.write_text(f"<head>\n{twice}    <script src='a.js'></script>\n{twice}</head>\n")
 
-    class Builder:
-        format = "html"
-
-    class App:
-        outdir = str(tmp_path)
-        builder = Builder()
-
-    mmcourse_book._no_duplicate_scripts(App(), None)
+    mmcourse_book._no_duplicate_scripts(html_app(tmp_path), None)
     html = page.read_text()
     assert html.count("THEBE_JS_URL") == 1 and "a.js" in html

@@ -114,14 +114,15 @@ def test_evaluate_matches_a_direct_computation():
 
 
 def test_regression_has_loss_but_no_accuracy():
-    x = torch.randn(64, 2)
+    # Data from its own generator, so the run does not depend on what earlier tests drew.
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
     target = x.sum(1, keepdim=True)
     set_seed(0)
     history = fit(
         nn.Linear(2, 1),
         (x, target),
         (x, target),
-        epochs=30,
+        epochs=100,  # converges from any start (30 epochs left some seeds above 1e-2)
         lr=0.1,
         loss_fn=F.mse_loss,
         device="cpu",
