@@ -50,6 +50,7 @@ __all__ = [
     "memory_task",
     "phrase_distribution",
     "phrase_vocabulary",
+    "take",
 ]
 
 
@@ -401,6 +402,8 @@ class MultimodalDigits(Dataset):
     ``mask`` ``(N, 3)`` is 1 where a modality is present (columns in the order of
     ``MODALITIES``) and ``labels`` ``(N,)`` are the digits. ``tensors()`` returns the whole split
     as one such batch, ``collate`` makes one from samples (a ``DataLoader``'s ``collate_fn``),
+    ``take(batch, keep)`` selects samples of one, ``image_ids`` ``(N,)`` says which image each
+    sample shows (to split by image, so that the copies of an image stay on one side),
     and ``dataset[i]`` is one sample ``(inputs, mask (3,), label)`` with ``inputs["text"]`` the
     tokens ``(T_i,)`` alone. ``mmcourse.train.fit`` trains a ``MultimodalClassifier`` on such
     data, calling ``model(inputs, mask)`` on each batch.
@@ -431,6 +434,8 @@ class MultimodalDigits(Dataset):
         images, labels = load_digits()
         images, labels = images[index].repeat(repeats, 1, 1, 1), labels[index].repeat(repeats)
         n = labels.shape[0]
+        # Which image each sample shows: sample i and i + len(index) share one when repeats > 1.
+        self.image_ids = torch.arange(len(index)).repeat(repeats)
         g = torch.Generator().manual_seed(seed * 1_000_003 + ("train", "val", "test").index(split))
 
         # Image: Gaussian pixel noise, then a square of zeros at a random place.
@@ -511,6 +516,21 @@ class MultimodalDigits(Dataset):
     def tensors(self) -> Batch:
         """The whole split as one batch ``(inputs, mask, labels)`` (see the class docstring)."""
         return self.collate([self[i] for i in range(len(self))])
+
+
+def take(batch: Batch, keep: Tensor) -> Batch:
+    """The samples ``keep`` (a boolean mask or indices) of a batch ``(inputs, mask, labels)``.
+
+    Every tensor of ``inputs`` is indexed the same way, including both parts of the text's
+    ``(tokens, lengths)``.
+    """
+    inputs, mask, labels = batch
+    check_tensor(keep, "keep")
+    inputs = {
+        name: tuple(t[keep] for t in x) if isinstance(x, tuple) else x[keep]
+        for name, x in inputs.items()
+    }
+    return inputs, mask[keep], labels[keep]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from mmcourse.data import (
     digits_splits,
     load_digits,
     phrase_distribution,
+    take,
 )
 
 
@@ -194,3 +195,25 @@ def test_fit_trains_a_multimodal_classifier_on_the_batches():
     inputs, mask, labels = data.tensors()
     assert evaluate(model, loader)["loss"] == pytest.approx(history.val_loss[-1])
     assert predict(model, (inputs, mask)).shape == (len(data), 10)
+
+
+def test_image_ids_name_the_image_each_sample_shows():
+    data = MultimodalDigits("val", seed=0, repeats=2)
+    n = len(data) // 2
+    assert torch.equal(data.image_ids, torch.arange(n).repeat(2))
+    assert torch.equal(data.labels[:n], data.labels[n:])
+
+
+def test_take_selects_the_same_samples_of_every_tensor():
+    batch = MultimodalDigits("val", seed=0).tensors()
+    keep = torch.zeros(len(batch[2]), dtype=torch.bool)
+    keep[[0, 3, 5]] = True
+    inputs, mask, labels = take(batch, keep)
+    (tokens, lengths), everything = inputs["text"], batch[0]
+    assert torch.equal(labels, batch[2][keep]) and torch.equal(mask, batch[1][keep])
+    assert torch.equal(inputs["image"], everything["image"][[0, 3, 5]])
+    assert torch.equal(inputs["audio"], everything["audio"][[0, 3, 5]])
+    assert torch.equal(tokens, everything["text"][0][[0, 3, 5]])
+    assert torch.equal(lengths, everything["text"][1][[0, 3, 5]])
+    with pytest.raises(TypeError, match="keep"):
+        take(batch, [0, 3])
