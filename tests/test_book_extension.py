@@ -111,3 +111,17 @@ def test_each_inline_script_is_written_once(tmp_path):
     mmcourse_book._no_duplicate_scripts(html_app(tmp_path), None)
     html = page.read_text()
     assert html.count("THEBE_JS_URL") == 1 and "a.js" in html
+
+
+def test_every_reference_links_to_its_source():
+    """A reader can open every cited paper: a DOI, an arXiv id or a URL. Only printed books
+    (which have none of these) are exempt."""
+    from pybtex.database import parse_file
+
+    entries = parse_file(ROOT / "book" / "references.bib").entries
+    unlinked = [
+        key
+        for key, entry in entries.items()
+        if entry.type != "book" and not {"doi", "eprint", "url"} & {f.lower() for f in entry.fields}
+    ]
+    assert not unlinked, f"add a doi, eprint (arXiv) or url to: {unlinked}"
