@@ -9,6 +9,8 @@ phone) with the network blocked, and the check fails on:
 - math left as raw TeX (``\\(``, ``$$``): MathJax must come from the site itself;
 - an image that did not load;
 - an element wider than the text column that is not inside a box that scrolls sideways;
+- a display formula wider than the column (its box would scroll: split it over lines with
+  ``aligned``, so that a reader on a phone sees all of it at once);
 - at 390 px, a menu button that does not open the chapter list;
 - an exercise page whose downloadable notebook holds the reference solutions.
 
@@ -47,6 +49,21 @@ OVERFLOW = """() => {
 RAW_TEX = r"""() => {
   const main = document.querySelector("main");
   return main ? (main.innerText.match(/\\\(|\\\[|\$\$/g) || []).length : 0;
+}"""
+
+# Display formulas wider than their box, after MathJax has typeset them: the TeX of each.
+WIDE_MATH = """async () => {
+  if (!window.MathJax?.startup?.promise) return [];
+  await MathJax.startup.promise;
+  const found = [];
+  for (const item of MathJax.startup.document.math) {
+    const box = item.typesetRoot;
+    if (!item.display || !box) continue;
+    const math = box.querySelector("mjx-math");
+    if (math && math.getBoundingClientRect().width > box.clientWidth + 1)
+      found.push(item.math.trim().replace(/\\s+/g, " ").slice(0, 60));
+  }
+  return found;
 }"""
 
 BROKEN_IMAGES = """() => Array.from(document.images)
@@ -122,6 +139,9 @@ def problems(html_dir: Path, shots: Path) -> list[str]:
                 found += [f"{where}: image did not load: {s}" for s in page.evaluate(BROKEN_IMAGES)]
                 if wide := page.evaluate(OVERFLOW):
                     found.append(f"{where}: wider than the column, not scrollable: {wide}")
+                found += [
+                    f"{where}: formula wider than the column: {t}" for t in page.evaluate(WIDE_MATH)
+                ]
                 if problem := downloads_a_solution(page, html_dir, name):
                     found.append(f"{where}: {problem}")
                 page.screenshot(path=str(shots / f"{name.replace('/', '_')}_{width}.png"))
