@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from mmcourse import check
-from mmcourse.audio import mel_filterbank
 from mmcourse.check import CheckFailed
 from mmcourse.check.audio import _decode, _tones
 
@@ -22,7 +21,6 @@ def test_the_decoder_reference_finds_every_digit():
     ("checker", "answer"),
     [
         (check.hz_to_mel, lambda f: 1127 * math.log(1 + f / 700)),  # the same curve
-        (check.mel_filterbank, mel_filterbank),  # float32
         (check.decode_dtmf, lambda w, rate: np.int64(_decode(w, rate))),
     ],
 )

@@ -1,12 +1,12 @@
 """The recurrent-network checkers beyond their declarations (tests/test_checkers.py runs those):
-the custom memory_bias checker, and other right answers, the library's own cells among them."""
+the custom memory_bias checker, and another right answer to clip_grad_norm."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mmcourse import check, rnn
+from mmcourse import check
 from mmcourse.check import CheckFailed
 
 
@@ -29,9 +29,6 @@ def clip_to_tuple(grads, max_norm):
         (check.memory_bias, bias_with(i=-30.0, f=30.0, g=3.0, o=-2.0)),
         (check.memory_bias, lambda h: bias_with()(h).double()),
         (check.clip_grad_norm, clip_to_tuple),
-        (check.rnn_cell, rnn.rnn_cell),
-        (check.lstm_cell, rnn.lstm_cell),
-        (check.gru_cell, rnn.gru_cell),
     ],
 )
 def test_right_answers_pass(checker, right, capsys):

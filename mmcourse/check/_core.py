@@ -6,21 +6,22 @@ says exactly what went wrong: the case, what came back, what was expected, and a
 mistake is a common one. Whatever the learner's code does (raise, return the wrong type, shape
 or device, return NaN) becomes such a message; a checker never crashes with an error of its own.
 
-Most checkers are declarations, a :class:`Task` written as ``@exercise(cases=..., describe=...,
+Most checkers are declarations, a :class:`Task` written as ``@exercise(cases=...,
 mistakes=[...])`` on its reference implementation (PyTorch first, else the library): the hidden
-cases, how to compare an answer (:class:`Exact`, :class:`Close`, :class:`Parts`, :class:`Each`),
-and the typical mistakes, each a small *wrong implementation* with the hint it earns. :func:`run`
-compares the learner's answers with the reference case by case; at the first wrong one, the hint
-is that of the first mistake that reproduces all the learner's answers from there on (else the
-wrong one alone). Because the mistakes are implementations, the tests run each of them through
-its checker and expect its own hint (tests/test_checkers.py): a hint is written once. Checkers
-that need more (training a model, a vocabulary) are plain functions decorated with
-:func:`checker` and use the same helpers.
+cases, how to say a case in words (by default, its arguments by name), how to compare an answer
+(:class:`Exact`, :class:`Close`, :class:`Parts`, :class:`Each`), and the typical mistakes, each a
+small *wrong implementation* with the hint it earns. :func:`run` compares the learner's answers
+with the reference case by case; at the first wrong one, the hint is that of the first mistake
+that reproduces all the learner's answers from there on (else the wrong one alone). Because the
+mistakes are implementations, the tests run each of them through its checker and expect its own
+hint (tests/test_checkers.py): a hint is written once. Checkers that need more (training a
+model, a vocabulary) are plain functions decorated with :func:`checker` and use the same helpers.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import operator
 import re
@@ -79,6 +80,22 @@ def checker(func: Callable) -> Callable:
             raise CheckFailed(
                 f"{func.__name__}: could not check your answer ({type(error).__name__}: {error})"
             ) from None
+
+    return wrapper
+
+
+def one_thread(func: Callable) -> Callable:
+    """Run ``func`` on one CPU thread: for the small models a checker trains, more threads only
+    wait on each other (and on a busy machine, a lot)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
 
     return wrapper
 
@@ -142,6 +159,17 @@ def as_tensor(value: Any, case: str, what: str = "you returned") -> Tensor:
     return value
 
 
+def as_number(value: Any, case: str, what: str = "you returned") -> float:
+    """``value`` as a float (a Python or NumPy number, or a one-element tensor), else feedback."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        return value.detach().to("cpu").reshape(()).item()
+    numpy_number = type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0
+    if isinstance(value, bool) or not (isinstance(value, int | float) or numpy_number):
+        kind = type(value).__name__
+        raise CheckFailed(f"{case}: {what} {value!r:.60} (a {kind}); expected a number")
+    return float(value)
+
+
 def passed(name: str, n_cases: int) -> None:
     """Tell the learner that every hidden case passed."""
     print(f"✓ {name}: correct on all {n_cases} hidden test cases.")
@@ -193,14 +221,7 @@ class Close:
                     f"{expected.device}, the device of the inputs"
                 )
             return value.detach()
-        if isinstance(value, Tensor) and value.numel() == 1:
-            return value.detach().to("cpu").reshape(()).item()
-        numpy_number = type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0
-        if isinstance(value, bool) or not (isinstance(value, int | float) or numpy_number):
-            raise CheckFailed(
-                f"{case}: {what} {value!r:.60} (a {type(value).__name__}); expected a number"
-            )
-        return float(value)
+        return as_number(value, case, what)
 
     def same(self, value: Any, expected: Any) -> bool:
         if isinstance(expected, Tensor):
@@ -448,25 +469,44 @@ def run(task: Task, fn: Any) -> None:
     passed(task.name, len(cases))
 
 
+def describe_arguments(reference: Callable) -> Callable[..., str]:
+    """Say a case by the names of ``reference``'s arguments: a tensor by its shape (a small one of
+    ints or bools by its values), a list of tensors by their shapes, anything else by its value,
+    as in "for x of shape (2, 3, 5), lengths [3, 1], stride=2"."""
+    signature = inspect.signature(reference)
+
+    def said(name: str, value: Any) -> str:
+        if isinstance(value, Tensor):
+            if value.numel() <= 12 and not value.is_floating_point():
+                return f"{name} {value.tolist()}"
+            return f"{name} of shape {tuple(value.shape)}"
+        if isinstance(value, list | tuple) and value and all(map(torch.is_tensor, value)):
+            return f"{name} of shapes {', '.join(str(tuple(v.shape)) for v in value)}"
+        return f"{name}={value!r}"
+
+    def describe(*args: Any, **kwargs: Any) -> str:
+        arguments = signature.bind(*args, **kwargs).arguments
+        return "for " + ", ".join(said(name, value) for name, value in arguments.items())
+
+    return describe
+
+
 def exercise(**task: Any) -> Callable[[Callable], Callable[[Any], None]]:
-    """``@exercise(cases=..., describe=..., mistakes=[...])`` on a reference implementation: the
-    checker of that :class:`Task`, named after the reference and documented by its docstring."""
+    """``@exercise(cases=..., mistakes=[...])`` on a reference implementation: the checker of that
+    :class:`Task`, ``check.<name>(your_function)``, named after the reference and documented by
+    its docstring. Without ``describe=``, a case is said by its arguments."""
 
     def declare(reference: Callable) -> Callable[[Any], None]:
-        name = reference.__name__
-        return make_checker(Task(name=name, reference=reference, **task), reference.__doc__ or "")
+        task.setdefault("describe", describe_arguments(reference))
+        declared = Task(name=reference.__name__, reference=reference, **task)
+
+        def check(fn: Any) -> None:
+            run(declared, fn)
+
+        check.__name__ = check.__qualname__ = declared.name
+        check.__doc__ = reference.__doc__
+        wrapped = checker(check)
+        wrapped.task = declared  # type: ignore[attr-defined] (read by the tests)
+        return wrapped
 
     return declare
-
-
-def make_checker(task: Task, doc: str) -> Callable[[Any], None]:
-    """The public checker of ``task``: ``check.<name>(your_function)``."""
-
-    def check(fn: Any) -> None:
-        run(task, fn)
-
-    check.__name__ = check.__qualname__ = task.name
-    check.__doc__ = doc
-    wrapped = checker(check)
-    wrapped.task = task  # type: ignore[attr-defined] (read by the tests)
-    return wrapped

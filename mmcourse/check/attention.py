@@ -12,11 +12,6 @@ from torch import Tensor, nn
 from mmcourse.attention import sinusoidal_positions as _positions
 from mmcourse.check._core import Exact, Mistake, case, exercise
 
-
-def _shape(x: Tensor) -> tuple[int, ...]:
-    return tuple(x.shape)
-
-
 # Task 1: softmax(Q K^T / sqrt(E) with -inf where the mask is False) V
 
 
@@ -68,11 +63,11 @@ def _sdpa(q, k, v, mask=None, scale=None, dim=-1, after=False, invert=False, ign
 
 
 def _describe_attention(q, k, v, mask=None):
-    text = f"for query {_shape(q)}, key {_shape(k)} and value {_shape(v)}"
+    text = f"for query {tuple(q.shape)}, key {tuple(k.shape)} and value {tuple(v.shape)}"
     if mask is None:
         return text + " without a mask"
     if bool(mask.all()):
-        return text + f" and a mask {_shape(mask)} that is True everywhere"
+        return text + f" and a mask {tuple(mask.shape)} that is True everywhere"
     return text + f" and the mask {mask.int().tolist()}"
 
 
@@ -148,7 +143,6 @@ def _head_width(x, heads):
 
 @exercise(
     cases=_heads_cases,
-    describe=lambda x, h: f"for x of shape {_shape(x)} and num_heads={h}",
     mistakes=[
         Mistake(
             "You reshaped straight to (N, H, L, E/H): that cuts the sequence, not the "
@@ -201,7 +195,6 @@ def _patches(x, p, order):
 
 @exercise(
     cases=_patch_cases,
-    describe=lambda x, p: f"for images of shape {_shape(x)} and patch_size={p}",
     mistakes=[
         Mistake(
             "Your patches are in column-major order (top to bottom first); number them row "
@@ -255,7 +248,6 @@ def _per_feature(length, dim):
         case(length, dim)
         for length, dim in [(6, 8), (1, 4), (10, 6), (4, 7), (50, 16), (5, 5), (3, 1)]
     ],
-    describe=lambda length, dim: f"for length={length} and dim={dim}",
     mistakes=[
         Mistake(
             "Sine and cosine are swapped: the even features 2i are sines, the odd ones "
@@ -312,7 +304,6 @@ def _mha_count(e, h, bias=True, projections=4, heads=1, biases=True):
             (256, 16, False),
         ]
     ],
-    describe=lambda e, h, bias=True: f"for nn.MultiheadAttention({e}, {h}, bias={bias})",
     compare=Exact(),
     mistakes=[
         Mistake(

@@ -138,10 +138,6 @@ _BANK_CASES = [  # n_freqs, f_min, f_max, n_mels, sample_rate
 
 @exercise(
     cases=lambda: [case(*c) for c in _BANK_CASES],
-    describe=lambda n_freqs, f_min, f_max, n_mels, rate: (
-        f"for n_freqs={n_freqs}, f_min={f_min:g}, f_max={f_max:g}, n_mels={n_mels}, "
-        f"sample_rate={rate}"
-    ),
     mistakes=[
         Mistake(
             "Return one column per filter: shape (n_freqs, n_mels), so that "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcourse.check import _core
-from mmcourse.check._core import Exact, Mistake, Parts, case, exercise
+from mmcourse.check._core import CheckFailed, Exact, Mistake, Parts, case, exercise
 from mmcourse.conv import conv_output_size as _output_size
 
 
@@ -30,9 +31,6 @@ def _size_cases():
 
 @exercise(
     cases=_size_cases,
-    describe=lambda n, k, s, p, d: (
-        f"for an input of size {n}, kernel {k}, stride {s}, padding {p}, dilation {d}"
-    ),
     compare=Exact(),
     mistakes=[
         Mistake(
@@ -86,10 +84,6 @@ def _conv_shape_hint(x, w, b, stride, padding):
 
 @exercise(
     cases=_conv_cases,
-    describe=lambda x, w, b, stride, padding: (
-        f"for an input of shape {tuple(x.shape)}, weight {tuple(w.shape)}, "
-        f"{'a bias' if b is not None else 'no bias'}, stride {stride}, padding {padding}"
-    ),
     mistakes=[
         Mistake(
             "Your result is a true convolution (kernel flipped). PyTorch's conv2d computes "
@@ -134,43 +128,39 @@ def vertical_edge_kernel(kernel: Any) -> None:
         k = torch.as_tensor(kernel.detach().cpu() if torch.is_tensor(kernel) else kernel)
         k = k.to(torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise _core.CheckFailed(
+        raise CheckFailed(
             f"your kernel is a {type(kernel).__name__}; expected a 3×3 torch.Tensor "
             "(or a nested list of numbers)"
         ) from None
     if k.numel() != 9 or k.squeeze().shape != (3, 3):
-        raise _core.CheckFailed(f"your kernel has shape {tuple(k.shape)}; expected (3, 3)")
+        raise CheckFailed(f"your kernel has shape {tuple(k.shape)}; expected (3, 3)")
     k = k.reshape(1, 1, 3, 3)
     if not torch.isfinite(k).all():
-        raise _core.CheckFailed("your kernel contains NaN or infinity")
-    vertical = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
-    vertical[..., 4:] = 1.0
-    images = {
-        "vertical": vertical,
-        "horizontal": vertical.mT,
-        "flat": torch.full_like(vertical, 0.7),
-    }
+        raise CheckFailed("your kernel contains NaN or infinity")
+    step = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    step[..., 4:] = 1.0
+    images = {"vertical": step, "horizontal": step.mT, "flat": torch.full_like(step, 0.7)}
     response = {name: F.conv2d(image, k).abs().max().item() for name, image in images.items()}
     if response["vertical"] < 1e-6 and response["horizontal"] > 1e-6:
-        raise _core.CheckFailed(
+        raise CheckFailed(
             "your kernel responds to a horizontal edge but not at all to a vertical one: it "
             "compares rows (top and bottom), while a vertical edge is a change from left to "
             "right, between columns"
         )
     if response["vertical"] < 1e-6:
-        raise _core.CheckFailed(
+        raise CheckFailed(
             "your kernel gives no response on an image with a vertical edge (left half 0, "
             "right half 1): its output is 0 everywhere"
         )
     if abs(k.sum().item()) > 1e-6 * k.abs().sum().item():
-        raise _core.CheckFailed(
+        raise CheckFailed(
             f"your kernel responds to a flat gray image (strongest output "
             f"{response['flat']:.3f}): its entries sum to {k.sum().item():.3f}, and an "
             "edge detector's entries must sum to 0 so that constant regions give 0"
         )
     ratio = response["horizontal"] / response["vertical"]
     if ratio > 0.05:
-        raise _core.CheckFailed(
+        raise CheckFailed(
             f"your kernel responds to a horizontal edge too: its strongest output there is "
             f"{ratio:.0%} of the one on a vertical edge (at most 5% allowed). A vertical edge "
             "is a change from left to right, so the kernel should compare its left and right "
@@ -180,14 +170,16 @@ def vertical_edge_kernel(kernel: Any) -> None:
 
 
 # Task 4: what a layer costs, (parameters, multiply-adds of one forward pass)
-def _wrong_cost(wrong):
-    """An answer from ``wrong(o, k, h, w, bias, weights, positions) -> (params, mult_adds)``."""
-
-    def answer(c, o, k, h, w, stride=1, padding=0, bias=True):
-        positions = _output_size(h, k, stride, padding) * _output_size(w, k, stride, padding)
-        return wrong(o, k, h, w, bias, o * c * k * k, positions)
-
-    return answer
+def _cost(c, o, k, h, w, stride=1, padding=0, bias=True, mistake=""):
+    """``(parameters, multiply-adds)`` of the layer, counted with one typical mistake."""
+    weights = o * c * k * k
+    biases = {"no bias": 0, "bias anyway": o}.get(mistake, o * bias)
+    positions = _output_size(h, k, stride, padding) * _output_size(w, k, stride, padding)
+    return {
+        "one input channel": (o * k * k + biases, weights * positions),
+        "per input pixel": (weights + biases, weights * h * w),
+        "bias multiply-adds": (weights + biases, (weights + biases) * positions),
+    }.get(mistake, (weights + biases, weights * positions))
 
 
 @exercise(
@@ -208,27 +200,21 @@ def _wrong_cost(wrong):
     ),
     compare=Parts(parameters=Exact(), multiply_adds=Exact()),
     mistakes=[
+        Mistake("Count the bias: one per output channel.", partial(_cost, mistake="no bias")),
         Mistake(
-            "Count the bias: one per output channel.",
-            _wrong_cost(lambda o, k, h, w, bias, weights, n: (weights, weights * n)),
-        ),
-        Mistake(
-            "This layer has bias=False: no bias parameters.",
-            _wrong_cost(lambda o, k, h, w, bias, weights, n: (weights + o, weights * n)),
+            "This layer has bias=False: no bias parameters.", partial(_cost, mistake="bias anyway")
         ),
         Mistake(
             "Each output channel has one k×k kernel per input channel.",
-            _wrong_cost(lambda o, k, h, w, bias, weights, n: (o * k * k + o * bias, weights * n)),
+            partial(_cost, mistake="one input channel"),
         ),
         Mistake(
             "Count one multiply-add per *output* position, not per input pixel.",
-            _wrong_cost(lambda o, k, h, w, bias, weights, n: (weights + o * bias, weights * h * w)),
+            partial(_cost, mistake="per input pixel"),
         ),
         Mistake(
             "The bias is an addition, not a multiply-add: count only weight products.",
-            _wrong_cost(
-                lambda o, k, h, w, bias, weights, n: (weights + o * bias, (weights + o * bias) * n)
-            ),
+            partial(_cost, mistake="bias multiply-adds"),
         ),
     ],
 )

@@ -11,8 +11,8 @@ declaration, run on hidden cases by the engine; the others are custom.
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import torch
@@ -22,12 +22,13 @@ from torch import Tensor, nn
 from mmcourse.check._core import (
     CheckFailed,
     Mistake,
-    Task,
+    as_number,
     as_tensor,
     call,
     case,
     checker,
-    make_checker,
+    exercise,
+    one_thread,
 )
 
 
@@ -37,33 +38,6 @@ def _seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
-
-
-def _one_thread(func: Callable) -> Callable:
-    """Run ``func`` on one CPU thread: for models this small, more threads only wait on each
-    other (and on a busy machine, a lot)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return func(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return wrapper
-
-
-def _number(value: Any, case: str, what: str) -> float:
-    """``value`` as a float (a Python or NumPy number, or a one-element tensor), else feedback."""
-    if isinstance(value, Tensor) and value.numel() == 1:
-        return value.detach().to("cpu").reshape(()).item()
-    if isinstance(value, bool) or not hasattr(value, "__float__") or isinstance(value, Tensor):
-        raise CheckFailed(
-            f"{case}: {what} {value!r:.60} (a {type(value).__name__}); expected a number"
-        )
-    return float(value)
 
 
 def _build(cls: Any, name: str, case: str, *args: Any, **kwargs: Any) -> nn.Module:
@@ -141,7 +115,7 @@ def _trajectory(step: Any, learner: bool = False) -> tuple[list[float], list[Ten
         if learner:
             where = f"at step {k + 1}"
             loss = call(step, "train_step", where, model, optimizer, x.clone(), y.clone())
-            losses.append(_number(loss, where, "your train_step returned"))
+            losses.append(as_number(loss, where, "your train_step returned"))
         else:
             losses.append(step(model, optimizer, x, y))
         parameters.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
@@ -161,7 +135,7 @@ def _first_difference(mine: tuple, theirs: tuple, steps: int = STEPS) -> int | N
 
 
 @checker
-@_one_thread
+@one_thread
 def train_step(fn: Any) -> None:
     """Check ``fn(model, optimizer, images, labels) -> loss`` (a float), one training step.
 
@@ -254,7 +228,7 @@ def _probe(x: Tensor, y: Tensor, test_x: Tensor, test_y: Tensor) -> float:
 
 
 @checker
-@_one_thread
+@one_thread
 def inputs_and_target(fn: Any) -> None:
     """Check ``fn(audio, words, embed) -> (inputs, target)`` for a classifier of spoken words.
 
@@ -316,19 +290,6 @@ def _lstm(x, gates, head, bug=""):
     return head(c if bug == "cell" else h)
 
 
-def _lstm_reference(x, gates, head):
-    """``head(h_T)`` of ``nn.LSTM`` with the weights of ``gates`` (input columns first)."""
-    d, hidden = x.shape[2], gates.out_features // 4
-    with _seeded(0):  # its random initialization, overwritten, must not move the learner's
-        lstm = nn.LSTM(d, hidden, batch_first=True)
-    with torch.no_grad():
-        lstm.weight_ih_l0.copy_(gates.weight[:, :d])
-        lstm.weight_hh_l0.copy_(gates.weight[:, d:])
-        lstm.bias_ih_l0.copy_(gates.bias)
-        lstm.bias_hh_l0.zero_()
-    return head(lstm(x)[0][:, -1])
-
-
 def _lstm_cases():
     """Random sequences and layers; the last case has one step only (any state reset passes)."""
     cases = []
@@ -343,43 +304,46 @@ def _lstm_cases():
     return cases
 
 
-lstm_classify = make_checker(
-    Task(
-        name="lstm_classify",
-        cases=_lstm_cases,
-        reference=_lstm_reference,
-        describe=lambda x, gates, head: (
-            f"for x of shape {tuple(x.shape)}, hidden size {gates.out_features // 4} and "
-            f"{head.out_features} classes"
-        ),
-        mistakes=[
-            Mistake(
-                "c' = f * g + i * c: the forget and input gates are swapped (erratum E3). The "
-                "forget gate f keeps the old cell, the input gate i writes the candidate g: "
-                "c' = f * c + i * g.",
-                lambda x, gates, head: _lstm(x, gates, head, "swapped"),
-            ),
-            Mistake(
-                "h' = o * tanh(c'): squash the new cell with tanh before the output gate.",
-                lambda x, gates, head: _lstm(x, gates, head, "no tanh"),
-            ),
-            Mistake(
-                "Classify the last hidden state h, not the cell c.",
-                lambda x, gates, head: _lstm(x, gates, head, "cell"),
-            ),
-            Mistake(
-                "Your answer depends on the last step only: create h and c once, before the "
-                "loop, and carry them from step to step.",
-                lambda x, gates, head: _lstm(x, gates, head, "reset"),
-            ),
-        ],
-        shape_hint="Return the head's logits after the last step: one row of num_classes "
-        "numbers per sequence, shape (N, num_classes).",
+@exercise(
+    cases=_lstm_cases,
+    describe=lambda x, gates, head: (
+        f"for x of shape {tuple(x.shape)}, hidden size {gates.out_features // 4} and "
+        f"{head.out_features} classes"
     ),
+    mistakes=[
+        Mistake(
+            "c' = f * g + i * c: the forget and input gates are swapped (erratum E3). The "
+            "forget gate f keeps the old cell, the input gate i writes the candidate g: "
+            "c' = f * c + i * g.",
+            partial(_lstm, bug="swapped"),
+        ),
+        Mistake(
+            "h' = o * tanh(c'): squash the new cell with tanh before the output gate.",
+            partial(_lstm, bug="no tanh"),
+        ),
+        Mistake("Classify the last hidden state h, not the cell c.", partial(_lstm, bug="cell")),
+        Mistake(
+            "Your answer depends on the last step only: create h and c once, before the "
+            "loop, and carry them from step to step.",
+            partial(_lstm, bug="reset"),
+        ),
+    ],
+    shape_hint="Return the head's logits after the last step: one row of num_classes "
+    "numbers per sequence, shape (N, num_classes).",
+)
+def lstm_classify(x, gates, head):
     """Check ``fn(x, gates, head) -> head(h_T)``: an LSTM over ``x`` of shape ``(N, T, D)``
     whose four gates (order i, f, g, o) are the one ``nn.Linear`` ``gates`` applied to
-    ``[x_t; h_{t-1}]``, then ``head`` on the last hidden state; equal to ``nn.LSTM``.""",
-)
+    ``[x_t; h_{t-1}]``, then ``head`` on the last hidden state; equal to ``nn.LSTM``."""
+    d, hidden = x.shape[2], gates.out_features // 4
+    with _seeded(0):  # its random initialization, overwritten, must not move the learner's
+        lstm = nn.LSTM(d, hidden, batch_first=True)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(gates.weight[:, :d])
+        lstm.weight_hh_l0.copy_(gates.weight[:, d:])
+        lstm.bias_ih_l0.copy_(gates.bias)
+        lstm.bias_hh_l0.zero_()
+    return head(lstm(x)[0][:, -1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,7 +392,7 @@ def _outputs(model: nn.Module, images: Tensor, text: Tensor, case: str) -> Tenso
 
 
 @checker
-@_one_thread
+@one_thread
 def image_text_model(cls: Any) -> None:
     """Check ``cls()``, a model called as ``model(images, text)`` that fuses both.
 
@@ -495,7 +459,7 @@ def _low_rank(features: list[Tensor], factors: Any, bias: Tensor) -> Tensor:
 
 
 @checker
-@_one_thread
+@one_thread
 def low_rank_fusion(cls: Any) -> None:
     """Check ``cls(in_dims, out_dim, rank)``, low-rank fusion with registered factors.
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mmcourse.check._core import CheckFailed, as_tensor, call, checker
+from mmcourse.check._core import CheckFailed, as_tensor, call, checker, one_thread
 
 PARAMETER_BUDGET = 10_000
 TARGET_ACCURACY = 0.97
@@ -19,6 +19,7 @@ EPOCHS, LR = 15, 3e-3
 
 
 @checker
+@one_thread
 def small_cnn(fn: Any) -> None:
     """Check that ``fn()`` builds a CNN within the budget that reaches 97% on the digits.
 
@@ -82,15 +83,11 @@ def small_cnn(fn: Any) -> None:
             "log-softmax itself (erratum E6)"
         )
     train, _, test = digits_splits(seed=0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a model this small trains fastest on one CPU thread
     try:
         fit(model, train, epochs=EPOCHS, lr=LR, seed=0, progress=False)
         accuracy = evaluate(model, test)["accuracy"]
     except Exception as error:
         raise CheckFailed(f"training your model failed: {type(error).__name__}: {error}") from None
-    finally:
-        torch.set_num_threads(threads)
     if accuracy < TARGET_ACCURACY:
         activations = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.ELU, nn.SiLU, nn.Tanh, nn.Sigmoid)
         if not any(isinstance(m, activations) for m in model.modules()):

@@ -13,10 +13,6 @@ def _features(dims: list[int], n: int, g: torch.Generator) -> list[torch.Tensor]
     return [torch.randn(n, d, generator=g) for d in dims]
 
 
-def _shapes(features: list[torch.Tensor]) -> str:
-    return "features of shapes " + ", ".join(str(tuple(f.shape)) for f in features)
-
-
 # Task 1: concatenation fusion, W [x_1; ...; x_M] + b
 def _concat_cases():
     g = torch.Generator().manual_seed(80)
@@ -30,7 +26,6 @@ def _concat_cases():
 
 @exercise(
     cases=_concat_cases,
-    describe=lambda f, w, b: f"for {_shapes(f)}, weight {tuple(w.shape)} and bias {tuple(b.shape)}",
     mistakes=[
         Mistake("The bias is missing.", lambda f, w, b: torch.cat(f, 1) @ w.T),
         Mistake(
@@ -66,13 +61,11 @@ def _weighted(features, projections, weights):
 @exercise(
     cases=_weighted_cases,
     describe=lambda f, p, s: (
-        f"for {_shapes(f)}, out size {p[0][1].numel()} and scores {s.numpy().round(2)}"
+        f"for features of shapes {', '.join(str(tuple(x.shape)) for x in f)}, out size "
+        f"{p[0][1].numel()} and scores {s.numpy().round(2)}"
     ),
     mistakes=[
-        Mistake(
-            "Turn the scores into weights first: softmax over the modalities.",
-            lambda f, p, s: _weighted(f, p, s),
-        ),
+        Mistake("Turn the scores into weights first: softmax over the modalities.", _weighted),
         Mistake(
             "You averaged the projections: weight modality m by softmax(scores)[m].",
             lambda f, p, s: _weighted(f, p, torch.ones(len(f)) / len(f)),
@@ -89,7 +82,6 @@ def weighted_sum_fusion(features, projections, scores):
     cases=lambda: [
         case(dims) for dims in ([32, 32, 128], [1], [4, 4], [2, 3, 4], [64, 16], [10, 1, 1, 3], [7])
     ],
-    describe=lambda dims: f"for feature sizes {dims}",
     compare=Exact(),
     mistakes=[
         Mistake(

@@ -42,10 +42,6 @@ def _naive_ceil(n, k, stride=None, padding=0, ceil_mode=False):
 
 @exercise(
     cases=_size_cases,
-    describe=lambda n, k, stride, padding, ceil_mode: (
-        f"for an input of size {n}, kernel {k}, stride {stride}, padding {padding}, "
-        f"ceil_mode={ceil_mode}"
-    ),
     compare=Exact(),
     mistakes=[
         Mistake(
@@ -102,9 +98,6 @@ def _max_pool_cases():
 
 @exercise(
     cases=_max_pool_cases,
-    describe=lambda x, k, stride, padding: (
-        f"for an input of shape {tuple(x.shape)}, kernel {k}, stride {stride}, padding {padding}"
-    ),
     mistakes=[
         Mistake(
             "You computed each window's mean: max pooling keeps its largest value.",

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from mmcourse.check import _core
-from mmcourse.check._core import Close, Each, Exact, Mistake, Parts, case, exercise
+from mmcourse.check._core import CheckFailed, Close, Each, Exact, Mistake, Parts, case, exercise
 
 
 def _torch_cell(module: nn.Module, x, h, w_ih, w_hh, b_ih, b_hh) -> Any:
@@ -31,6 +31,11 @@ def _pre(x, h, w_ih, w_hh, b_ih, b_hh):
     return x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
 
 
+def _describe_cell(x, h, *weights) -> str:
+    shapes = f"x of shape {tuple(x.shape)} and states of shape {tuple(h.shape)}"
+    return f"for {shapes} (hidden size {h.shape[1]})"
+
+
 # Task 1 (chapter 4): rnn_cell, h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)
 def _rnn_cases():
     """The first case is square (I == H), so that a missing transpose still gives values."""
@@ -47,10 +52,7 @@ def _rnn_cases():
 
 @exercise(
     cases=_rnn_cases,
-    describe=lambda x, h, *w: (
-        f"for x of shape {tuple(x.shape)} and h of shape {tuple(h.shape)} "
-        f"(hidden size {h.shape[1]})"
-    ),
+    describe=_describe_cell,
     mistakes=[
         Mistake("You return the pre-activation: apply tanh to it.", _pre),
         Mistake(
@@ -163,7 +165,6 @@ _RATIO_CASES = [(0.5, 10), (0.9, 40), (1.1, 20), (1.0, 7), (2.0, 1), (0.8, 0), (
 
 @exercise(
     cases=lambda: [case(r, k) for r, k in _RATIO_CASES],
-    describe=lambda radius, distance: f"for radius {radius} and distance {distance}",
     compare=Close(atol=0.0, rtol=1e-5),
     mistakes=[
         Mistake(
@@ -272,11 +273,6 @@ def _gated_cases(gates: int, seed: int, with_c: bool):
     return cases
 
 
-def _describe_gated(x, h, *weights) -> str:
-    shapes = f"x of shape {tuple(x.shape)} and states of shape {tuple(h.shape)}"
-    return f"for {shapes} (hidden size {h.shape[1]})"
-
-
 def _block_orders(cell, right: str, rows: str, skip: str = "") -> list[Mistake]:
     """A mistake for each wrong order in which ``cell`` could read its weight blocks."""
     count = {3: "three", 4: "four"}[len(right)]
@@ -302,7 +298,7 @@ def _lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, order="ifgo", swap=False, tanh_c=True
 
 @exercise(
     cases=lambda: _gated_cases(4, seed=50, with_c=True),
-    describe=_describe_gated,
+    describe=_describe_cell,
     compare=Parts(**{"h'": Close(), "c'": Close()}),
     mistakes=[
         Mistake(
@@ -354,7 +350,7 @@ def _gru(x, h, w_ih, w_hh, b_ih, b_hh, order="rzn", swap_z=False, reset="after")
 
 @exercise(
     cases=lambda: _gated_cases(3, seed=51, with_c=False),
-    describe=_describe_gated,
+    describe=_describe_cell,
     mistakes=[
         Mistake(
             "z weights the *old* state in PyTorch: h' = (1 - z) * n + z * h.",
@@ -396,9 +392,6 @@ def _count(i, h, num_layers=1, bias=True, gates=4, biases=2, deep=True):
             (100, 8, 1, True),
         ]
     ],
-    describe=lambda i, h, num_layers, bias: (
-        f"for nn.LSTM({i}, {h}, num_layers={num_layers}, bias={bias})"
-    ),
     compare=Exact(),
     mistakes=[
         Mistake(
@@ -492,18 +485,18 @@ def memory_bias(fn: Any) -> None:
         where = f"for hidden_size {hidden}"
         bias = _core.as_tensor(_core.call(fn, "memory_bias", where, hidden), where)
         if tuple(bias.shape) != (4 * hidden,):
-            raise _core.CheckFailed(
+            raise CheckFailed(
                 f"{where}: your bias has shape {tuple(bias.shape)}, expected {(4 * hidden,)}. "
                 "One bias per row of weight_ih_l0: four blocks (i, f, g, o) of hidden_size each."
             )
         bias = bias.detach().float().cpu()
         if not torch.isfinite(bias).all():
-            raise _core.CheckFailed(f"{where}: your bias contains NaN or infinity")
+            raise CheckFailed(f"{where}: your bias contains NaN or infinity")
         c0, c_n = memory_run(bias, hidden)
         error = (c_n - c0).abs().max().item()
         if error > _TOLERANCE:
             hint = _memory_hint(bias)
-            raise _core.CheckFailed(
+            raise CheckFailed(
                 f"{where}: after {_STEPS} steps the cell state moved by up to {error:.3f} from "
                 f"its initial value (at most {_TOLERANCE} allowed)" + (f". {hint}" if hint else "")
             )
