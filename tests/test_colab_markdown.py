@@ -144,8 +144,25 @@ def test_math_and_code_blocks_stay_as_they_are():
 def test_unknown_roles_and_directives_are_errors_that_name_them():
     with pytest.raises(ValueError, match=r"02_convolution\.md.*\{numref\}"):
         md("{numref}`fig-1`")
-    with pytest.raises(ValueError, match=r"02_convolution\.md.*\{figure\}.*admonition"):
-        md("```{figure} a.png\n```")
+    with pytest.raises(ValueError, match=r"02_convolution\.md.*\{sidebar\}.*admonition"):
+        md("```{sidebar} Aside\n```")
+
+
+def test_figures_become_images_served_by_the_book_with_their_caption():
+    text = (
+        ":::{figure} figures/conv_window.svg\n:name: fig-conv-window\n"
+        ":alt: A 2×2 kernel [w] over a 4×4 image.\n:width: 566px\n\n"
+        "The window behind $y[1, 2]$; see {doc}`03_pooling_cnn`.\n:::"
+    )
+    page = BOOK + "book/03_pooling_cnn.html"
+    assert md(text) == (
+        f"![A 2×2 kernel \\[w\\] over a 4×4 image.]({BOOK}_images/conv_window.svg)\n\n"
+        f"*The window behind $y[1, 2]$; see [Pooling and a CNN image encoder]({page}).*"
+    )
+    with pytest.raises(
+        ValueError, match=r"02_convolution\.md: figure 'figures/no\.svg' is no file"
+    ):
+        md(":::{figure} figures/no.svg\n:::")
 
 
 def test_the_pattern_of_the_whole_course_test_finds_myst():

@@ -12,7 +12,8 @@ files under ``notebooks/`` mirror their paths and are never edited by hand:
   ``NotImplementedError``, as nbgrader does, and solution cells lose their ``hide-input`` tag;
 * in both, every markdown cell is plain Markdown that Colab renders (``colab_markdown``): glued
   numbers become their names (``glue`` prints ``name = value`` on Colab), citations author-year
-  links, ``{doc}``/``{ref}`` links to the book (``book_url``), admonitions quoted blocks.
+  links, ``{doc}``/``{ref}`` links to the book (``book_url``), admonitions quoted blocks,
+  figures images served by the book.
 
 The repository address and branch come from ``_config.yml``. This command also rewrites the
 install line of each source's first code cell so that Colab installs the library from the same
@@ -188,6 +189,7 @@ def colab_markdown(text: str, source: Path) -> str:
       each linked to the book's references page;
     * ``{doc}`text <target>``` and ``{ref}`text <label>``` -> links to the book's pages;
     * ``(label)=`` lines are dropped, admonitions become quoted blocks ``> **Title**``;
+    * a ``{figure}`` becomes its image, as the published book serves it, and its caption;
     * code fences and ``$math$`` stay as they are.
 
     An unknown role or directive raises ValueError naming it, so that nothing raw reaches Colab.
@@ -237,20 +239,40 @@ def _dedent(line: str, indent: str) -> str:
 
 
 def _directive(name: str, arg: str, body: list[str], source: Path) -> list[str]:
-    """A directive as Markdown lines: an admonition as a quote, ``{math}`` as ``$$ ... $$``."""
+    """A directive as Markdown lines: an admonition as a quote, ``{math}`` as ``$$ ... $$``,
+    ``{figure}`` as an image and its caption."""
+    options = {}
     while body and OPTION.match(body[0]):
+        key, _, value = body[0].strip()[1:].partition(":")
+        options[key] = value.strip()
         body = body[1:]
     if name == "math":
         return ["$$", *body, "$$"]
+    if name == "figure":
+        return _figure(arg, options.get("alt", ""), body, source)
     if name not in ADMONITIONS:
         raise ValueError(
             f"{source.relative_to(ROOT)}: directive {{{name}}} has no Colab form "
-            f"(expected one of {', '.join(['math', *ADMONITIONS])}); teach colab_markdown"
+            f"(expected one of {', '.join(['math', 'figure', *ADMONITIONS])}); "
+            "teach colab_markdown"
         )
     title = arg or ADMONITIONS[name] or "Note"
     inner = colab_markdown("\n".join(body), source).strip("\n").split("\n")
     title = _roles(title, source)
     return [f"> **{title}**", ">", *(f"> {line}" if line.strip() else ">" for line in inner)]
+
+
+def _figure(path: str, alt: str, body: list[str], source: Path) -> list[str]:
+    """``{figure}`` as Markdown: the image where the published book serves it (Sphinx copies
+    every figure to ``_images/`` under its own name; a path relative to the source would not
+    reach Colab), then the caption in italics."""
+    image = (source.parent / path).resolve()
+    if not image.is_file():
+        raise ValueError(f"{source.relative_to(ROOT)}: figure {path!r} is no file")
+    caption = _roles(" ".join(line.strip() for line in body if line.strip()), source)
+    alt = " ".join((alt or caption).split()).replace("[", "\\[").replace("]", "\\]")
+    lines = [f"![{alt}]({book_url()}_images/{image.name})"]
+    return [*lines, "", f"*{caption}*"] if caption else lines
 
 
 def _roles(text: str, source: Path) -> str:
