@@ -15,7 +15,8 @@ An input may hold tensors inside dicts and tuples; the loop batches and moves ev
 For a tuple of tensors the loop does its own batching (a seeded permutation and slicing), which is
 much faster on small data than a ``DataLoader`` and gives the same batches on every machine.
 Accuracy is reported whenever the targets are class indices and the outputs are logits
-``(N, num_classes)``.
+``(N, num_classes)``. ``fit`` leaves the model with the weights of its last epoch, or, with
+``keep_best=True``, with those of the epoch with the lowest validation loss.
 
 ``fit_ensemble`` trains K models of one architecture together, as one batched ensemble
 (``torch.func.stack_module_state`` and ``vmap``), each on its own data (chapter 8).
@@ -24,6 +25,7 @@ Accuracy is reported whenever the targets are class indices and the outputs are 
 from __future__ import annotations
 
 import copy
+import math
 import os
 import sys
 import time
@@ -37,7 +39,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from mmcourse.utils import get_device
-from mmcourse.validate import check_int, describe
+from mmcourse.validate import check_bool, check_int, describe
 
 if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
     from matplotlib.figure import Figure
@@ -46,20 +48,45 @@ Data = DataLoader | Sequence[Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
+def _best_index(losses: Sequence[float]) -> int | None:
+    """The index of the lowest loss, the earliest on ties; a NaN counts as +inf (None if empty)."""
+    if not losses:
+        return None
+    keys = [math.inf if math.isnan(loss) else loss for loss in losses]
+    return min(range(len(keys)), key=keys.__getitem__)  # min keeps the first of equal keys
+
+
 @dataclass
 class History:
-    """Per-epoch metrics of a ``fit`` run; ``history.plot()`` draws the learning curves."""
+    """Per-epoch metrics of a ``fit`` run; ``history.plot()`` draws the learning curves.
+
+    Every list has one entry per epoch, the first epoch at index 0. ``best_epoch`` is the index
+    of the epoch with the lowest validation loss (the earliest on ties): the epoch whose weights
+    ``fit(..., keep_best=True)`` keeps. ``kept_best`` says whether the model was left with them
+    (``True``) or with those of the last epoch (``False``, the default).
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    kept_best: bool = False
 
     @property
     def epochs(self) -> int:
         """How many epochs were run."""
         return len(self.train_loss)
+
+    @property
+    def best_epoch(self) -> int | None:
+        """Index of the lowest validation loss, earliest on ties (NaN counts as +inf).
+
+        ``None`` when no validation loss was measured. It is an index into the per-epoch lists:
+        ``history.val_accuracy[history.best_epoch]``; counting from one, it is epoch
+        ``best_epoch + 1``.
+        """
+        return _best_index(self.val_loss)
 
     def last(self) -> dict[str, float]:
         """The metrics of the final epoch, by name (only those that were measured)."""
@@ -190,6 +217,7 @@ def fit(
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    keep_best: bool = False,
 ) -> History:
     """Train ``model`` with Adam (or ``optimizer``) and return its ``History``.
 
@@ -198,14 +226,34 @@ def fit(
     ``mmcourse.set_seed``). ``val_data`` is evaluated after every epoch. ``clip_grad_norm`` rescales
     the gradient whenever its norm exceeds that value. The model is moved to ``device``
     (default: ``get_device()``) and left there.
+
+    Which weights the model ends with:
+
+    * ``keep_best=False`` (the default): those of the **last** epoch. This is what the chapters
+      use, unless a chapter says otherwise.
+    * ``keep_best=True`` (needs ``val_data``): those of the epoch with the **lowest validation
+      loss**, the earliest on ties, ``e* = argmin_e val_loss[e]`` (a NaN loss counts as +inf).
+      After every epoch that lowers the validation loss, a copy of ``model.state_dict()`` (its
+      parameters and buffers, e.g. BatchNorm's running statistics) is kept; after the last epoch
+      it is loaded back. Since every epoch is seeded, the model then equals that of a fresh run
+      with ``epochs=e* + 1``. A given ``optimizer`` keeps the state of the last epoch.
+
+    Either way ``history.best_epoch`` is ``e*`` (``None`` without ``val_data``) and
+    ``history.kept_best`` says which weights the model holds.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {describe(model)}")
     epochs = check_int(epochs, "epochs", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
+    keep_best = check_bool(keep_best, "keep_best")
     _check_data(train_data, "train_data")
     if val_data is not None:
         _check_data(val_data, "val_data")
+    elif keep_best:
+        raise ValueError(
+            "keep_best=True needs val_data (the best epoch is the one with the lowest "
+            "validation loss), got val_data=None"
+        )
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     if not isinstance(train_data, DataLoader):
@@ -215,7 +263,8 @@ def fit(
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
-    history = History()
+    history = History(kept_best=keep_best)
+    best_state: dict[str, Tensor] | None = None
     show = _show_progress(progress)
     if show:  # a notebook widget in Colab, a text bar in a terminal
         from tqdm.auto import tqdm
@@ -259,8 +308,12 @@ def fit(
             history.val_loss.append(metrics["loss"])
             if "accuracy" in metrics:
                 history.val_accuracy.append(metrics["accuracy"])
+            if keep_best and history.best_epoch == epoch:  # a new lowest validation loss
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix({k: f"{v:.3f}" for k, v in history.last().items()})
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return history
 
 

@@ -158,6 +158,103 @@ def test_divergence_is_reported_clearly():
         fit(model, (x * float("inf"), y), epochs=1, device="cpu")
 
 
+# ---------------------------------------------------------------------------------------------
+# keep_best: the weights of the epoch with the lowest validation loss
+
+
+def _noisy_blobs(n, seed):
+    """Overlapping classes: a net trained on a handful of them soon fits their noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    centers = torch.tensor([[0.0, 1.5], [1.5, 0.0], [-1.5, -1.5]])
+    return centers[y] + 1.5 * torch.randn(n, 2, generator=g), y
+
+
+def _batchnorm_model():
+    set_seed(0)  # BatchNorm: the kept state must include its running statistics (buffers)
+    return nn.Sequential(nn.Linear(2, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 3))
+
+
+def _overfit(epochs, keep_best=False):
+    """16 training samples, a large learning rate: validation loss falls, then rises."""
+    model = _batchnorm_model()
+    history = fit(
+        model,
+        _noisy_blobs(16, seed=1),
+        _noisy_blobs(300, seed=2),
+        epochs=epochs,
+        lr=1e-2,
+        batch_size=4,
+        device="cpu",
+        keep_best=keep_best,
+    )
+    return model, history
+
+
+def _assert_same_state(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        assert torch.equal(sa[name], sb[name]), name
+
+
+def test_keep_best_keeps_the_epoch_with_the_lowest_validation_loss():
+    epochs = 12
+    best, history = _overfit(epochs, keep_best=True)
+    last, last_history = _overfit(epochs)
+    # The setting only changes which weights the model ends with, not the training.
+    assert history.val_loss == last_history.val_loss
+    e = history.best_epoch
+    assert e == min(range(epochs), key=lambda i: history.val_loss[i])
+    assert 1 <= e <= epochs - 3  # validation loss fell, then rose
+    assert history.val_loss[-1] > history.val_loss[e] + 0.1
+    assert history.kept_best and not last_history.kept_best
+    assert last_history.best_epoch == e  # recorded either way
+    # Every epoch is seeded, so the kept model is exactly a fresh run of e + 1 epochs,
+    # parameters and BatchNorm buffers alike; the default keeps the last epoch's.
+    fresh, fresh_history = _overfit(e + 1)
+    assert fresh_history.val_loss == history.val_loss[: e + 1]
+    _assert_same_state(best, fresh)
+    assert not torch.equal(best[0].weight, last[0].weight)
+    val = _noisy_blobs(300, seed=2)
+    assert evaluate(best, val)["loss"] == pytest.approx(history.val_loss[e], rel=1e-6)
+    assert evaluate(last, val)["loss"] == pytest.approx(history.val_loss[-1], rel=1e-6)
+
+
+def test_keep_best_on_the_last_epoch_changes_nothing():
+    x, y = _blobs()
+    data, val = (x[:300], y[:300]), (x[300:], y[300:])
+    best, last = _model(), _model()
+    history = fit(best, data, val, epochs=4, lr=1e-2, device="cpu", keep_best=True)
+    fit(last, data, val, epochs=4, lr=1e-2, device="cpu")
+    assert history.best_epoch == 3  # separable blobs: every epoch is better
+    _assert_same_state(best, last)
+
+
+@pytest.mark.parametrize(
+    ("val_loss", "best"),
+    [
+        ([], None),
+        ([0.5], 0),
+        ([0.9, 0.4, 0.7, 0.4], 1),  # a tie: the earliest
+        ([0.9, 0.3, 0.3, 0.3], 1),
+        ([float("nan"), 0.8, 0.6, float("nan")], 2),  # NaN is never the best
+        ([float("nan"), float("nan")], 0),
+        ([2.0, float("inf"), 1.0], 2),
+    ],
+)
+def test_best_epoch_is_the_earliest_lowest_validation_loss(val_loss, best):
+    assert History(val_loss=val_loss).best_epoch == best
+
+
+def test_keep_best_needs_validation_data():
+    x, y = _blobs(n=8)
+    with pytest.raises(ValueError, match="keep_best=True needs val_data.*got val_data=None"):
+        fit(nn.Linear(2, 3), (x, y), epochs=1, keep_best=True, device="cpu")
+    with pytest.raises(TypeError, match="keep_best must be a bool.*int 1"):
+        fit(nn.Linear(2, 3), (x, y), (x, y), epochs=1, keep_best=1, device="cpu")
+
+
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
