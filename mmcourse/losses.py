@@ -12,6 +12,10 @@ log-probability of the right class ``y[i]``::
 subtracting each row's maximum ``m``: ``logsumexp z = m + log sum_k exp(z[k] - m)``, whose
 largest term is ``exp(0) = 1``. ``F.cross_entropy`` takes the logits themselves: it applies the
 log-softmax inside, so a network trained with it must not end in a softmax.
+
+``info_nce`` is the contrastive loss of a dual encoder (CLIP, chapter 8): a cross-entropy in
+both directions over the similarity matrix of ``N`` matched pairs, each pair's own partner
+being its right "class" among the ``N`` candidates.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mmcourse.validate import check_choice, check_int, check_shape, check_tensor
+from mmcourse.retrieval import similarity
+from mmcourse.validate import check_choice, check_int, check_number, check_shape, check_tensor
 
-__all__ = ["cross_entropy", "log_softmax", "logsumexp", "softmax"]
+__all__ = ["cross_entropy", "info_nce", "log_softmax", "logsumexp", "softmax"]
 
 
 def _check_logits(logits: Tensor, dim: int) -> int:
@@ -76,6 +81,39 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Te
     check_choice(reduction, "reduction", ("mean", "sum", "none"))
     picked = logits.gather(1, target.long().unsqueeze(1)).squeeze(1)  # z[i, y[i]]
     losses = logsumexp(logits, dim=1) - picked
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+def info_nce(a: Tensor, b: Tensor, temperature: float = 0.07, reduction: str = "mean") -> Tensor:
+    """The symmetric InfoNCE (CLIP) loss of ``N`` matched pairs ``(a_i, b_i)``.
+
+    ``a``, ``b``: ``(N, D)``, e.g. the image and the text embeddings of ``N`` image-text pairs,
+    row ``i`` of one matching row ``i`` of the other. With the rows L2-normalized, the logits
+    are the cosine similarities divided by the temperature ``τ``::
+
+        s[i, j] = a_i · b_j / (||a_i|| ||b_j|| τ)                                 (N, N)
+        loss = 1/2 [ -1/N sum_i log softmax_j(s[i, :])[i]        (a_i finds b_i among all b)
+                     -1/N sum_j log softmax_i(s[:, j])[j] ]      (b_j finds a_j among all a)
+
+    that is, the mean of ``cross_entropy(s, arange(N))`` and ``cross_entropy(s.T, arange(N))``.
+    Each row is a classification of ``a_i`` among the ``N`` candidates ``b``, whose right class
+    is its own partner; the other ``N - 1`` pairs of the batch are the negatives. A small
+    ``temperature`` sharpens the softmax: the logits then reach ``±1/τ``, so the log-softmax
+    is computed stably (``log_softmax``). It is a fixed positive number here; CLIP learns it,
+    starting at 0.07.
+    ``reduction``: ``"mean"`` (a 0-d tensor), ``"sum"`` (``N`` times the mean) or ``"none"``
+    (the ``(N,)`` per-pair losses, the average of row ``i``'s and column ``i``'s terms).
+    """
+    s = similarity(a, b)  # validates a (N, D) and b (M, D); (N, M) cosines
+    check_shape(b, "b", tuple(a.shape))  # N pairs: b has a's shape
+    temperature = check_number(temperature, "temperature", positive=True)
+    check_choice(reduction, "reduction", ("mean", "sum", "none"))
+    logits = s / temperature
+    rows = -log_softmax(logits, dim=1).diagonal()  # (N,): a_i -> b_i
+    columns = -log_softmax(logits, dim=0).diagonal()  # (N,): b_j -> a_j
+    losses = (rows + columns) / 2
     if reduction == "none":
         return losses
     return losses.sum() if reduction == "sum" else losses.mean()

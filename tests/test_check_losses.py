@@ -1,5 +1,6 @@
-"""The cross-entropy checker's own messages, on the loss (a tensor, one number, finite) and its
-gradient. Its typical mistakes are tested from its table in tests/test_checkers.py.
+"""The loss checkers' own messages (cross-entropy and InfoNCE), on the loss (a tensor, one number,
+finite) and its gradient. Their typical mistakes are tested from their tables in
+tests/test_checkers.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 
 from mmcourse import check
 from mmcourse.check import CheckFailed
-from mmcourse.losses import cross_entropy as library_cross_entropy
+from mmcourse.losses import info_nce as library_info_nce
 
 
 def unstable(logits, target):
@@ -20,10 +21,6 @@ def unstable(logits, target):
 
 def rebuilt(logits, target):  # requires grad, but no gradient reaches the logits
     return torch.tensor(F.cross_entropy(logits, target).item(), requires_grad=True)
-
-
-def test_the_library_cross_entropy_passes():
-    check.cross_entropy(library_cross_entropy)
 
 
 @pytest.mark.parametrize(
@@ -40,3 +37,37 @@ def test_the_library_cross_entropy_passes():
 def test_cross_entropy_says_what_is_wrong_with_the_loss(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check.cross_entropy(wrong)
+
+
+def _cosine_logits(a, b, temperature):
+    return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
+
+
+def naive_info_nce(a, b, temperature):  # exp() of logits up to 1 / temperature
+    p = torch.exp(_cosine_logits(a, b, temperature))
+    rows = torch.log(p.diagonal() / p.sum(dim=1)).mean()
+    columns = torch.log(p.diagonal() / p.sum(dim=0)).mean()
+    return -(rows + columns) / 2
+
+
+def per_pair_info_nce(a, b, temperature):
+    s, pair = _cosine_logits(a, b, temperature), torch.arange(len(a))
+    none = dict(reduction="none")
+    return (F.cross_entropy(s, pair, **none) + F.cross_entropy(s.T, pair, **none)) / 2
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda a, b, t: library_info_nce(a, b, t).item(), r"the Python number .*no \.item"),
+        (per_pair_info_nce, r"shape \(4,\), expected a single .*the mean over the pairs$"),
+        (naive_info_nce, r"temperature=0\.01: your loss is (nan|inf).*log-sum-exp"),
+        (
+            lambda a, b, t: torch.tensor(library_info_nce(a, b, t).item(), requires_grad=True),
+            "right value but no gradient: .* on a and b",
+        ),
+    ],
+)
+def test_info_nce_says_what_is_wrong_with_the_loss(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        check.info_nce(wrong)

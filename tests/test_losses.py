@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmcourse.losses import cross_entropy, log_softmax, logsumexp, softmax
+from mmcourse.losses import cross_entropy, info_nce, log_softmax, logsumexp, softmax
 
 
 def _logits_and_target(n, k, scale, seed, dtype=torch.float64):
@@ -139,3 +139,113 @@ def test_bad_input_gets_a_clear_error(logits, target, kwargs, error, facts):
 def test_softmax_family_rejects_bad_arguments(fn, logits, dim, error, facts):
     with pytest.raises(error, match=facts):
         fn(logits, dim=dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# info_nce: the symmetric InfoNCE (CLIP) loss, against its definition with F.cross_entropy
+
+
+def _info_nce_reference(a, b, temperature, reduction="mean"):
+    """Both directions with F.cross_entropy: rows (a_i among all b), columns (b_j among all a)."""
+    s = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
+    target = torch.arange(len(s))
+    rows = F.cross_entropy(s, target, reduction="none")
+    columns = F.cross_entropy(s.T, target, reduction="none")
+    losses = (rows + columns) / 2
+    return {"none": losses, "sum": losses.sum(), "mean": losses.mean()}[reduction]
+
+
+def _pairs(n, d, scale, seed, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    a = (scale * torch.randn(n, d, generator=g, dtype=dtype)).requires_grad_()
+    b = (scale * torch.randn(n, d, generator=g, dtype=dtype)).requires_grad_()
+    return a, b
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 13),
+    d=st.integers(1, 9),
+    scale=st.sampled_from([0.01, 1.0, 100.0]),
+    temperature=st.sampled_from([0.005, 0.07, 0.5, 1.0, 7.0]),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_info_nce_matches_cross_entropy_both_ways(n, d, scale, temperature, reduction, seed):
+    a, b = _pairs(n, d, scale, seed)
+    ours = info_nce(a, b, temperature=temperature, reduction=reduction)
+    ref = _info_nce_reference(a, b, temperature, reduction)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref)
+    upstream = torch.linspace(0.5, 1.5, ours.numel(), dtype=ours.dtype).reshape(ours.shape)
+    grads = torch.autograd.grad((ours * upstream).sum(), (a, b))
+    ref_grads = torch.autograd.grad((ref * upstream).sum(), (a, b))
+    for grad, ref_grad in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(grad, ref_grad)
+
+
+@pytest.mark.parametrize(("n", "d"), [(1, 1), (1, 5), (2, 1), (2, 3), (3, 64), (37, 2), (128, 16)])
+def test_info_nce_float32_shapes_and_default_temperature(n, d):
+    a, b = _pairs(n, d, 1.0, n * 100 + d, torch.float32)
+    ours = info_nce(a, b)  # temperature 0.07 by default
+    ref = _info_nce_reference(a, b, 0.07)
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(torch.autograd.grad(ours, (a, b)), torch.autograd.grad(ref, (a, b)))
+
+
+def test_info_nce_small_temperature_stays_finite_in_float32():
+    # Logits up to 1/tau = 1000: exp() overflows float32 unless the log-softmax is stable.
+    a, b = _pairs(8, 4, 1.0, 3, torch.float32)
+    ours = info_nce(a, b, temperature=1e-3)
+    assert torch.isfinite(ours)
+    torch.testing.assert_close(ours, _info_nce_reference(a, b, 1e-3))
+    grads = torch.autograd.grad(ours, (a, b))
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
+def test_info_nce_known_values():
+    # One pair: each softmax has a single candidate, the loss is 0.
+    torch.testing.assert_close(info_nce(torch.randn(1, 3), torch.randn(1, 3)), torch.tensor(0.0))
+    # All similarities equal (every embedding the same direction): log N in both directions.
+    same = torch.ones(5, 3)
+    torch.testing.assert_close(info_nce(same, 2 * same), torch.log(torch.tensor(5.0)))
+    # Orthonormal partners, tiny temperature: every pair is found, the loss is ~0.
+    eye = torch.eye(4, dtype=torch.float64)
+    assert info_nce(eye, eye, temperature=0.01) < 1e-30
+
+
+def test_info_nce_is_symmetric_and_ignores_lengths():
+    a, b = _pairs(6, 5, 1.0, 11)
+    torch.testing.assert_close(info_nce(a, b), info_nce(b, a))
+    scales = torch.tensor([[0.1], [2.0], [30.0], [1.0], [5.0], [0.5]], dtype=torch.float64)
+    torch.testing.assert_close(info_nce(a * scales, b), info_nce(a, b))
+    # Per-pair losses: pair i's row and column terms, in order.
+    none = info_nce(a, b, reduction="none")
+    torch.testing.assert_close(none.mean(), info_nce(a, b))
+    torch.testing.assert_close(none.sum(), info_nce(a, b, reduction="sum"))
+
+
+X = torch.ones(2, 3)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kwargs", "error", "facts"),
+    [
+        ([[1.0]], torch.zeros(1, 1), {}, TypeError, "a.*torch.Tensor.*list"),
+        (torch.zeros(1, 1), None, {}, TypeError, "b.*torch.Tensor.*NoneType"),
+        (torch.zeros(4), torch.zeros(4), {}, ValueError, "a.*2-D.*1-D"),
+        (torch.zeros(2, 3), torch.zeros(2, 3, 1), {}, ValueError, "b.*2-D.*3-D"),
+        (torch.zeros(2, 3, dtype=LONG), torch.zeros(2, 3), {}, TypeError, "a.*floating.*int64"),
+        (torch.zeros(0, 3), torch.zeros(0, 3), {}, ValueError, r"a.*at least one row.*\(0, 3\)"),
+        (torch.zeros(2, 3), torch.zeros(2, 4), {}, ValueError, r"b.*\(\*, 3\).*\(2, 4\)"),
+        (torch.zeros(2, 3), torch.zeros(3, 3), {}, ValueError, r"b.*\(2, 3\).*\(3, 3\)"),
+        (X, X, dict(temperature=0), ValueError, "temperature.*> 0.*0"),
+        (X, X, dict(temperature=-1.0), ValueError, "temperature.*-1"),
+        (X, X, dict(temperature="0.1"), TypeError, "temperature.*str"),
+        (X, X, dict(temperature=True), TypeError, "temperature.*True"),
+        (X, X, dict(reduction="avg"), ValueError, "reduction.*avg"),
+    ],
+)
+def test_info_nce_rejects_bad_arguments(a, b, kwargs, error, facts):
+    with pytest.raises(error, match=facts):
+        info_nce(a, b, **kwargs)

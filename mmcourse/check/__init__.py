@@ -29,7 +29,7 @@ from mmcourse.check.fusion import (
     tensor_fusion_size,
     weighted_sum_fusion,
 )
-from mmcourse.check.losses import cross_entropy
+from mmcourse.check.losses import cross_entropy, info_nce
 from mmcourse.check.pool import max_pool2d, max_pool_backward, pool_output_size
 from mmcourse.check.rnn import (
     clip_grad_norm,
@@ -86,6 +86,7 @@ __all__ = [
     "masked_late_fusion",
     "tensor_fusion_size",
     "weighted_sum_fusion",
+    "info_nce",
     # chapter 9
     "scaled_dot_product_attention",
     "split_heads",

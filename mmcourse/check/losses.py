@@ -1,11 +1,13 @@
-"""Checker for the cross-entropy exercise (exercises/03_pooling_cnn.md), on ``mmcourse.losses``.
+"""Checkers for the loss exercises, on ``mmcourse.losses``: cross-entropy
+(exercises/03_pooling_cnn.md) and the symmetric InfoNCE loss (exercises/08_fusion.md).
 
-The loss must be right and so must its gradient: the logits of every case require grad, so that
-the engine compares ``d loss / d logits`` too.
+A loss must be right and so must its gradient: the first tensor of every case requires grad
+(the logits, the embeddings ``a``), so that the engine compares ``d loss / d input`` too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,8 +17,14 @@ from mmcourse.check import _core
 from mmcourse.check._core import Close, Gradient, Mistake, Parts, case, exercise
 
 
+@dataclass
 class _Loss(Close):
-    """The loss: a finite tensor holding one number (a Python number cannot be backpropagated)."""
+    """The loss: a finite tensor holding one number (a Python number cannot be backpropagated).
+
+    ``mean_over`` names what the loss averages, for the message about a result of many numbers.
+    """
+
+    mean_over: str = "the samples"
 
     def convert(self, value: Any, expected: Any, case: str, what: str = "") -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -27,7 +35,7 @@ class _Loss(Close):
         if _core.as_tensor(value, case).numel() != 1:
             raise _core.CheckFailed(
                 f"{case}: your result has shape {tuple(value.shape)}, expected a single "
-                "number (a 0-d tensor): the mean over the samples"
+                f"number (a 0-d tensor): the mean over {self.mean_over}"
             )
         value = super().convert(value, expected, case).reshape(())
         if not torch.isfinite(value):
@@ -96,3 +104,110 @@ def _right_class_probability(logits, target):
 def cross_entropy(logits, target):
     """Check ``fn(logits, target)`` against ``F.cross_entropy`` (values and gradients)."""
     return F.cross_entropy(logits, target)
+
+
+# The symmetric InfoNCE (CLIP) loss of N matched pairs (a_i, b_i)
+def _info_nce_cases():
+    g = torch.Generator().manual_seed(84)
+    cases = []
+    for n, d, temperature in [(4, 8, 0.5), (6, 3, 0.1), (2, 1, 0.2), (1, 5, 0.07), (16, 4, 0.01)]:
+        a = torch.randn(n, d, generator=g).requires_grad_()  # the gradient is checked on a
+        b = torch.randn(n, d, generator=g)
+        cases.append(case(a, b, temperature))
+    return cases
+
+
+def _cosine_logits(a, b, temperature):
+    """``s[i, j] = cos(a_i, b_j) / temperature``, ``(N, N)``."""
+    return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
+
+
+def _both_ways(s, reduction="mean"):
+    """Cross-entropy over the rows of ``s`` and over its columns, each pair its own class."""
+    pair = torch.arange(len(s))
+    rows = F.cross_entropy(s, pair, reduction=reduction)
+    return rows, F.cross_entropy(s.T, pair, reduction=reduction)
+
+
+def _symmetric(s):
+    rows, columns = _both_ways(s)
+    return (rows + columns) / 2
+
+
+def _over_the_whole_matrix(a, b, temperature):
+    """One softmax over all N × N logits, read at the N matched pairs."""
+    s = _cosine_logits(a, b, temperature)
+    return -F.log_softmax(s.flatten(), dim=0).view(s.shape).diagonal().mean()
+
+
+@exercise(
+    cases=_info_nce_cases,
+    compare=Parts(
+        loss=_Loss(mean_over="the pairs"),
+        gradient=Gradient(
+            missing="your loss has the right value but no gradient: compute it with torch "
+            "operations on a and b (no .item(), .detach() or NumPy)"
+        ),
+    ),
+    mistakes=[
+        Mistake(
+            "That is one direction only, each a_i classified among the b's (the rows of s). "
+            "Add the other, each b_j among the a's (the columns: cross-entropy of s.T), and "
+            "average the two.",
+            lambda a, b, t: _both_ways(_cosine_logits(a, b, t))[0],
+        ),
+        Mistake(
+            "That is one direction only, each b_j classified among the a's (the columns of s). "
+            "Add the other, each a_i among the b's (the rows), and average the two.",
+            lambda a, b, t: _both_ways(_cosine_logits(a, b, t))[1],
+        ),
+        Mistake(
+            "L2-normalize the rows of a and b first: the logits are cosine similarities "
+            "divided by the temperature, not raw dot products.",
+            lambda a, b, t: _symmetric(a @ b.T / t),
+        ),
+        Mistake(
+            "Normalize each row to length 1 (a.norm(dim=1, keepdim=True)), not the whole "
+            "matrix at once (a.norm()).",
+            lambda a, b, t: _symmetric((a / a.norm()) @ (b / b.norm()).T / t),
+        ),
+        Mistake(
+            "Normalize each embedding, a row of a and of b (dim=1), not each feature across "
+            "the batch (dim=0).",
+            lambda a, b, t: _symmetric(F.normalize(a, dim=0) @ F.normalize(b, dim=0).T / t),
+        ),
+        Mistake(
+            "Divide the cosine similarities by the temperature, s = cos / τ (a small τ "
+            "sharpens the softmax), do not multiply them.",
+            lambda a, b, t: _symmetric(_cosine_logits(a, b, 1 / t)),
+        ),
+        Mistake(
+            "The temperature is missing: divide the cosine similarities by τ.",
+            lambda a, b, t: _symmetric(_cosine_logits(a, b, 1.0)),
+        ),
+        Mistake(
+            "Average over the N pairs (F.cross_entropy's default), do not sum.",
+            lambda a, b, t: sum(_both_ways(_cosine_logits(a, b, t), "sum")) / 2,
+        ),
+        Mistake(
+            "Take the mean of the two directions, (rows + columns) / 2, not their sum.",
+            lambda a, b, t: sum(_both_ways(_cosine_logits(a, b, t))),
+        ),
+        Mistake(
+            "Each row, and each column, is a classification of its own: the softmax of row "
+            "i runs over the N entries of row i, not over all N × N entries of s.",
+            _over_the_whole_matrix,
+        ),
+        Mistake(
+            "The loss needs the negatives: classify each a_i among all the b's with a "
+            "cross-entropy, instead of only pulling a_i towards b_i (which any model "
+            "minimizes by mapping every input to one point).",
+            lambda a, b, t: -_cosine_logits(a, b, t).diagonal().mean(),
+        ),
+    ],
+)
+def info_nce(a, b, temperature):
+    """Check ``fn(a (N, D), b (N, D), temperature)``: the symmetric InfoNCE loss, the mean of
+    ``F.cross_entropy`` over the rows and over the columns of ``cos(a_i, b_j) / temperature``
+    (values and gradients)."""
+    return _symmetric(_cosine_logits(a, b, temperature))
