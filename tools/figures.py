@@ -1039,6 +1039,22 @@ def token_sequence() -> Svg:
     def square(cx: float, cy: float, kind: str, label: str = "", size: float = SMALL) -> None:
         svg.box(cx, cy, sq, sq, label, kind, size, rx=4, width=1.4)
 
+    def pixels(x0, y0, rgb):
+        """A grid of 7-unit squares with the given colours, top-left at (x0, y0)."""
+        for r, row in enumerate(rgb):
+            for c, (red, green, blue) in enumerate(row):
+                svg.rect(
+                    x0 + 7 * c,
+                    y0 + 7 * r,
+                    7,
+                    7,
+                    "plain",
+                    rx=0,
+                    width=0,
+                    fill=f"rgb({red},{green},{blue})",
+                    stroke="none",
+                )
+
     for row_y, label in ((y_x, "$X_m$"), (y_p, "$+P_m$"), (y_e, "$+e_m$"), (y_z, "$Z$")):
         svg.text(26, row_y + 5, label, 16)
     for m, (name, count, first, n, emb) in enumerate(segments, 1):
@@ -1047,44 +1063,25 @@ def token_sequence() -> Svg:
         span = centres[-1] - centres[0] + sq
         svg.text(mid, 20, name, FONT, bold=True)
         svg.text(mid, 40, count, SMALL, color=MUTED)
+
         for k, cx in enumerate(centres):
             if name == "image":  # the four 4×4 patches, in reading order
                 r0, c0 = 4 * (k // 2), 4 * (k % 2)
-                for r in range(4):
-                    for c in range(4):
-                        v = int(SEVEN[r0 + r][c0 + c])
-                        shade = round(255 - 22 * v)
-                        svg.rect(
-                            cx - 14 + 7 * c,
-                            y_piece - 14 + 7 * r,
-                            7,
-                            7,
-                            "plain",
-                            rx=0,
-                            width=0,
-                            fill=f"rgb({shade},{shade},{shade})",
-                            stroke="none",
-                        )
+                grey = [
+                    [round(255 - 22 * int(SEVEN[r0 + r][c0 + c])) for c in range(4)]
+                    for r in range(4)
+                ]
+                pixels(cx - 14, y_piece - 14, [[(v, v, v) for v in row] for row in grey])
                 svg.rect(cx - 14, y_piece - 14, 28, 28, "input", rx=0, width=1.2, fill="none")
             elif name == "text":
                 word = ("the", "number", "seven")[k]
                 svg.text(cx + 5, y_piece, word, SMALL, rotate=-90)
             else:  # two frames of the log-mel spectrogram, two bright tone bands
-                for r in range(8):
-                    for c in range(2):
-                        loud = r in (2, 5)
-                        shade = 70 if loud else 225 - 8 * ((r + c + k) % 3)
-                        svg.rect(
-                            cx - 7 + 7 * c,
-                            y_piece - 28 + 7 * r,
-                            7,
-                            7,
-                            "plain",
-                            rx=0,
-                            width=0,
-                            fill=f"rgb({shade},{shade},{shade + 25})",
-                            stroke="none",
-                        )
+                shades = [
+                    [70 if r in (2, 5) else 225 - 8 * ((r + c + k) % 3) for c in range(2)]
+                    for r in range(8)
+                ]
+                pixels(cx - 7, y_piece - 28, [[(v, v, v + 25) for v in row] for row in shades])
                 svg.rect(cx - 7, y_piece - 28, 14, 56, "input", rx=0, width=1.2, fill="none")
             svg.arrow(cx, y_piece + 30, cx, y_emb - 13)
             svg.arrow(cx, y_emb + 13, cx, y_x - sq / 2)
