@@ -86,7 +86,9 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Te
     return losses.sum() if reduction == "sum" else losses.mean()
 
 
-def info_nce(a: Tensor, b: Tensor, temperature: float = 0.07, reduction: str = "mean") -> Tensor:
+def info_nce(
+    a: Tensor, b: Tensor, temperature: float | Tensor = 0.07, reduction: str = "mean"
+) -> Tensor:
     """The symmetric InfoNCE (CLIP) loss of ``N`` matched pairs ``(a_i, b_i)``.
 
     ``a``, ``b``: ``(N, D)``, e.g. the image and the text embeddings of ``N`` image-text pairs,
@@ -101,14 +103,20 @@ def info_nce(a: Tensor, b: Tensor, temperature: float = 0.07, reduction: str = "
     Each row is a classification of ``a_i`` among the ``N`` candidates ``b``, whose right class
     is its own partner; the other ``N - 1`` pairs of the batch are the negatives. A small
     ``temperature`` sharpens the softmax: the logits then reach ``±1/τ``, so the log-softmax
-    is computed stably (``log_softmax``). It is a fixed positive number here; CLIP learns it,
-    starting at 0.07.
+    is computed stably (``log_softmax``). ``temperature`` is a positive number, or a 0-d
+    floating tensor that the loss divides by as it is, so that a learned temperature gets its
+    gradient (CLIP learns it, starting at 0.07, as ``1 / exp(logit_scale)``).
     ``reduction``: ``"mean"`` (a 0-d tensor), ``"sum"`` (``N`` times the mean) or ``"none"``
     (the ``(N,)`` per-pair losses, the average of row ``i``'s and column ``i``'s terms).
     """
     s = similarity(a, b)  # validates a (N, D) and b (M, D); (N, M) cosines
     check_shape(b, "b", tuple(a.shape))  # N pairs: b has a's shape
-    temperature = check_number(temperature, "temperature", positive=True)
+    if isinstance(temperature, Tensor):  # learned: divide by the tensor, keep its gradient
+        check_tensor(temperature, "temperature", 0, floating=True)
+        if not bool(torch.isfinite(temperature) & (temperature > 0)):
+            raise ValueError(f"temperature must be a finite number > 0, got {temperature.item()}")
+    else:
+        temperature = check_number(temperature, "temperature", positive=True)
     check_choice(reduction, "reduction", ("mean", "sum", "none"))
     logits = s / temperature
     rows = -log_softmax(logits, dim=1).diagonal()  # (N,): a_i -> b_i

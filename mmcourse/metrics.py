@@ -18,8 +18,9 @@ so that a rare class weighs as much as a frequent one.
 
 **Zero division.** A class that is never predicted has no precision (``0 / 0``), a class that
 never occurs has no recall, and one that is neither predicted nor present has no F1. These
-functions return ``0`` for them, as scikit-learn's ``precision_recall_fscore_support`` with
-``zero_division=0`` does. Macro averages then count such a class as 0.
+functions return ``0`` for them, as scikit-learn's ``precision_recall_fscore_support(...,
+labels=range(K), zero_division=0)`` does. Macro averages then count such a class as 0 (without
+``labels=``, scikit-learn's macro average drops the classes neither present nor predicted).
 
 Only PyTorch is imported: ``import mmcourse.metrics`` never loads scikit-learn.
 """

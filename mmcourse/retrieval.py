@@ -36,10 +36,17 @@ def _check_embeddings(x: Tensor, name: str) -> Tensor:
 
 
 def _check_pair(a: Tensor, a_name: str, b: Tensor, b_name: str) -> None:
-    """Two ``(N, D)`` / ``(M, D)`` embeddings of the same size ``D``."""
+    """Two finite ``(N, D)`` / ``(M, D)`` embeddings of the same size ``D``, dtype and device."""
     _check_embeddings(a, a_name)
     _check_embeddings(b, b_name)
     check_shape(b, b_name, (None, a.shape[1]))
+    if b.dtype != a.dtype:
+        raise TypeError(f"{b_name} must have {a_name}'s dtype {a.dtype}, got {b.dtype}")
+    if b.device != a.device:
+        raise ValueError(f"{b_name} must be on {a_name}'s device {a.device}, got {b.device}")
+    for x, name in ((a, a_name), (b, b_name)):  # a NaN compares False and would rank first
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} must hold finite values, got NaN or inf")
 
 
 def normalize(x: Tensor, eps: float = 1e-12) -> Tensor:

@@ -235,8 +235,10 @@ def fit(
       loss**, the earliest on ties, ``e* = argmin_e val_loss[e]`` (a NaN loss counts as +inf).
       After every epoch that lowers the validation loss, a copy of ``model.state_dict()`` (its
       parameters and buffers, e.g. BatchNorm's running statistics) is kept; after the last epoch
-      it is loaded back. Since every epoch is seeded, the model then equals that of a fresh run
-      with ``epochs=e* + 1``. A given ``optimizer`` keeps the state of the last epoch.
+      it is loaded back, also when the loss diverges and ``fit`` raises. The model then equals
+      that of a fresh run with ``epochs=e* + 1`` started from the same seeds (bit for bit on a
+      CPU; GPU kernels may differ in the last bits). A given ``optimizer`` keeps the state of
+      the last epoch.
 
     Either way ``history.best_epoch`` is ``e*`` (``None`` without ``val_data``) and
     ``history.kept_best`` says which weights the model holds.
@@ -281,6 +283,8 @@ def fit(
             output = model(*inputs)
             loss = loss_fn(output, target)
             if not torch.isfinite(loss):
+                if best_state is not None:  # keep_best: leave the best weights, not these
+                    model.load_state_dict(best_state)
                 raise FloatingPointError(
                     f"the loss became {loss.item()} in epoch {epoch + 1}; lower the learning "
                     "rate or clip the gradients (clip_grad_norm=...)"

@@ -243,9 +243,27 @@ X = torch.ones(2, 3)
         (X, X, dict(temperature=-1.0), ValueError, "temperature.*-1"),
         (X, X, dict(temperature="0.1"), TypeError, "temperature.*str"),
         (X, X, dict(temperature=True), TypeError, "temperature.*True"),
+        (X, X, dict(temperature=torch.tensor(-0.5)), ValueError, "temperature.*> 0.*-0.5"),
+        (X, X, dict(temperature=torch.tensor([0.1])), ValueError, "temperature.*0-D.*1-D"),
+        (X, X, dict(temperature=torch.tensor(1)), TypeError, "temperature.*floating.*int64"),
         (X, X, dict(reduction="avg"), ValueError, "reduction.*avg"),
     ],
 )
 def test_info_nce_rejects_bad_arguments(a, b, kwargs, error, facts):
     with pytest.raises(error, match=facts):
         info_nce(a, b, **kwargs)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_info_nce_learned_temperature_gets_its_gradient(seed):
+    """CLIP's temperature is learned, 1 / exp(logit_scale): a tensor temperature must reach the
+    loss as a tensor, with the gradient the cross-entropy form gives it."""
+    g = torch.Generator().manual_seed(seed)
+    a, b = (torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(2))
+    scale = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    ours = info_nce(a, b, temperature=1 / scale.exp())
+    (ours_grad,) = torch.autograd.grad(ours, scale)
+    reference = _info_nce_reference(a, b, 1 / scale.exp())
+    (reference_grad,) = torch.autograd.grad(reference, scale)
+    torch.testing.assert_close(ours, reference)
+    torch.testing.assert_close(ours_grad, reference_grad)

@@ -134,6 +134,7 @@ def test_zero_shot_predict_ignores_lengths():
     assert zero_shot_predict(x, 7 * classes).tolist() == [0, 1, 2]
 
 
+NAN, INF = float("nan"), float("inf")
 LONG = torch.long
 
 
@@ -159,6 +160,25 @@ LONG = torch.long
         ),
         (zero_shot_predict, (torch.zeros(3, 2), "digits"), TypeError, "class_embeddings.*str"),
         (zero_shot_predict, (torch.zeros(2, 2, 2), torch.eye(2)), ValueError, "embeddings.*3-D"),
+        (
+            similarity,
+            (torch.zeros(2, 3), torch.zeros(2, 3).double()),
+            TypeError,
+            "b.*float32.*float64",
+        ),
+        (
+            similarity,
+            (torch.zeros(2, 3), torch.zeros(2, 3, device="meta")),
+            ValueError,
+            "b.*cpu.*meta",
+        ),
+        (recall_at_k, (torch.ones(3, 2), torch.full((3, 2), NAN)), ValueError, "b.*finite.*NaN"),
+        (
+            zero_shot_predict,
+            (torch.full((3, 2), INF), torch.eye(2)),
+            ValueError,
+            "embeddings.*finite",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(fn, args, error, facts):

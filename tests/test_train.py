@@ -221,6 +221,32 @@ def test_keep_best_keeps_the_epoch_with_the_lowest_validation_loss():
     assert evaluate(last, val)["loss"] == pytest.approx(history.val_loss[-1], rel=1e-6)
 
 
+def test_keep_best_leaves_the_best_weights_when_the_loss_diverges():
+    calls = []
+
+    def blows_up_in_epoch_10(output, target):  # 16 samples, batches of 4: 4 steps an epoch
+        calls.append(torch.is_grad_enabled())  # training steps, not validation
+        loss = F.cross_entropy(output, target)
+        return loss * float("nan") if sum(calls) > 36 else loss
+
+    model = _batchnorm_model()
+    with pytest.raises(FloatingPointError, match="epoch 10"):
+        fit(
+            model,
+            _noisy_blobs(16, seed=1),
+            _noisy_blobs(300, seed=2),
+            epochs=12,
+            lr=1e-2,
+            batch_size=4,
+            device="cpu",
+            keep_best=True,
+            loss_fn=blows_up_in_epoch_10,
+        )
+    e = _overfit(9)[1].best_epoch
+    assert e < 8  # so the last finished epoch's weights are not the best ones
+    _assert_same_state(model, _overfit(e + 1)[0])
+
+
 def test_keep_best_on_the_last_epoch_changes_nothing():
     x, y = _blobs()
     data, val = (x[:300], y[:300]), (x[300:], y[300:])
