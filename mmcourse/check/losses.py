@@ -110,9 +110,12 @@ def cross_entropy(logits, target):
 def _info_nce_cases():
     g = torch.Generator().manual_seed(84)
     cases = []
-    for n, d, temperature in [(4, 8, 0.5), (6, 3, 0.1), (2, 1, 0.2), (1, 5, 0.07), (16, 4, 0.01)]:
-        a = torch.randn(n, d, generator=g).requires_grad_()  # the gradient is checked on a
+    settings = [(4, 8, 0.5), (6, 3, 0.1), (2, 1, 0.2), (1, 5, 0.07), (16, 4, 0.01), (5, 6, 0.2)]
+    for k, (n, d, temperature) in enumerate(settings):
+        a = torch.randn(n, d, generator=g)
         b = torch.randn(n, d, generator=g)
+        # The gradient is checked on a, and in the last case on b: both towers must learn.
+        (b if k == len(settings) - 1 else a).requires_grad_()
         cases.append(case(a, b, temperature))
     return cases
 
@@ -184,6 +187,14 @@ def _over_the_whole_matrix(a, b, temperature):
         Mistake(
             "The temperature is missing: divide the cosine similarities by τ.",
             lambda a, b, t: _symmetric(_cosine_logits(a, b, 1.0)),
+        ),
+        Mistake(
+            "Divide the logits by τ before the cross-entropy, not the loss after it.",
+            lambda a, b, t: _symmetric(_cosine_logits(a, b, 1.0)) / t,
+        ),
+        Mistake(
+            "Normalize the rows of b too: both a and b are L2-normalized.",
+            lambda a, b, t: _symmetric(F.normalize(a, dim=1) @ b.T / t),
         ),
         Mistake(
             "Average over the N pairs (F.cross_entropy's default), do not sum.",
