@@ -601,12 +601,12 @@ def rnn_unrolled() -> Svg:
     )
     # the product of Jacobians, with its limits above and below the ∏
     py, px = y + 134, 222
-    svg.text(px - 16, py, "$∂L/∂h_{T−k}$ = (", 16, anchor="end", color=red_text)
+    svg.text(px - 16, py, "$∂ℓ_T/∂h_{T−k}$ = (", 16, anchor="end", color=red_text)
     svg.text(px, py + 7, "∏", 30, color=red_text)
     svg.text(px, py - 22, "$T$", 13, color=red_text)
     svg.text(px, py + 25, "$t=T−k+1$", 13, color=red_text)
     svg.text(
-        px + 16, py, "$W_{hh}^⊤diag(1 − h_t^2)$) $∂L/∂h_T$", 16, anchor="start", color=red_text
+        px + 16, py, "$W_{hh}^⊤diag(1 − h_t^2)$) $∂ℓ_T/∂h_T$", 16, anchor="start", color=red_text
     )
     x = 120
     x = legend_item(svg, x, 540, "forward", "forward")
@@ -685,19 +685,26 @@ def gru_cell() -> Svg:
     svg.arrow(bx + 12, top, 556, top, width=3)
     svg.text(532, top - 12, "$h_t$", 17)
     svg.text(280, top - 12, "hidden state", SMALL, color=MUTED)
-    # h_{t-1} also goes down to the bus, which x_t joins
+    # Two lines below the boxes: h_{t-1} (upper) feeds z, r and W_hn; x_t (lower) feeds z, r
+    # and W_in. Where both feed a gate they join its input line (the dots).
+    xbus = bus + 16
     svg.dot(72, top)
-    svg.path([(72, top), (72, bus), (bx, bus)], arrow=False)
-    svg.arrow(150, 400, 150, bus + 4)
-    svg.dot(150, bus)
+    svg.path([(72, top), (72, bus), (ax, bus)], arrow=False)
+    svg.path([(zx, xbus), (bx, xbus)], arrow=False)
+    svg.arrow(150, 400, 150, xbus + 4)
+    svg.dot(150, xbus)
     svg.text(150, 420, "$x_t$", 17)
-    for x, label, w in (
-        (zx, "σ", 56),
-        (rx, "σ", 56),
-        (ax, "$W_{hn} h_{t−1}$\n$+ b_{hn}$", 100),
-        (bx, "$W_{in} x_t$\n$+ b_{in}$", 92),
+    for x in (zx, rx):
+        svg.path([(x, xbus), (x, bus)], arrow=False)
+        svg.dot(x, xbus)
+        svg.dot(x, bus)
+    for x, start, label, w in (
+        (zx, bus, "σ", 56),
+        (rx, bus, "σ", 56),
+        (ax, bus, "$W_{hn} h_{t−1}$\n$+ b_{hn}$", 100),
+        (bx, xbus, "$W_{in} x_t$\n$+ b_{in}$", 92),
     ):
-        svg.arrow(x, bus, x, boxes + 23)
+        svg.arrow(x, start, x, boxes + 23)
         svg.box(x, boxes, w, 46, label, "learned", 17 if label == "σ" else SMALL)
     # z: keeps the old state (top) and lets in 1 - z of the candidate
     svg.arrow(zx, boxes - 23, zx, top + 12)
@@ -778,7 +785,7 @@ def fusion_stages() -> Svg:
                 svg.arrow(c2 + 40, y, c3 - 40, y)
                 svg.box(c3, y, 80, 30, "head", "learned", SMALL)
                 svg.arrow(c3 + 40, y, c4 - 38, y)
-                svg.text((c3 + 40 + c4 - 38) / 2, y - 7, f"log $p_{m}$", SMALL)
+                svg.text((c3 + 40 + c4 - 38) / 2, y - 10, f"log $p_{m}$", SMALL)
             svg.box(c4, mid, 76, tall, "average", "fixed", SMALL, width=2.6)
         svg.arrow(c4 + 38, mid, c5 - 34, mid)
         svg.box(c5, mid, 68, 30, "scores", "output", SMALL)
@@ -903,7 +910,7 @@ def fusion_methods() -> Svg:
             svg.arrow(ends[m - 1], y, 84, y)
             svg.box(104, y, 40, 26, f"$W_{m}$", "learned", SMALL)
             svg.arrow(124, y, 172, y)
-            svg.text(148, y - 6, f"log $p_{m}$", SMALL)
+            svg.text(148, y - 9, f"log $p_{m}$", SMALL)
         tall(svg, 196, 48, "mean", "fixed")
         svg.arrow(220, ROWS[1], 232, ROWS[1])
         panel_output(svg, 234, "$s(y)$", 26)
